@@ -1,0 +1,7 @@
+"""symdiff: exact derivatives of tensor models, as formulas and as compiled code."""
+from .grad import grad
+from .ops import (abs, arcsin, arctan, clip, concatenate, cos, cosh, dot, exp, expm1, log, log1p, log_softmax,
+                  logsumexp, matmul, max, maximum, mean, min, minimum, outer, prod, relu, reshape, sigmoid, sin,
+                  sinh, softmax, softplus, sqrt, square, stack, sum, tan, tanh, transpose, where)
+from .tensor import SharedVariable, Tensor, Variable, constant, matrix, scalar, shared, tensor, vector
+from .printing import debugprint, latex, pprint

@@ -1,0 +1,64 @@
+"""Elementwise functions whose derivative is best said with their own value.
+
+Each is a SymPy ``Function`` with ``fdiff``, so ``diff(sigmoid(z), z)`` is
+``sigmoid(z)*(1 - sigmoid(z))`` and the forward value is reused.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+
+class sigmoid(sp.Function):
+    """Logistic function 1/(1 + exp(-x))."""
+
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
+
+    def _latex(self, printer):
+        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+
+
+class softplus(sp.Function):
+    """log(1 + exp(x)), computed stably."""
+
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    def _latex(self, printer):
+        return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+
+
+class step(sp.Function):
+    """1 where x > 0, else 0 (the derivative of relu; its own derivative is 0)."""
+
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _latex(self, printer):
+        return rf"\operatorname{{step}}\left({printer._print(self.args[0])}\right)"
+
+
+class relu(sp.Function):
+    """max(x, 0)."""
+
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        return step(self.args[0])
+
+    def _latex(self, printer):
+        return rf"\operatorname{{relu}}\left({printer._print(self.args[0])}\right)"
+
+
+ELEMENTWISE_FUNCTIONS = (sigmoid, softplus, step, relu)
