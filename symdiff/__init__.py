@@ -5,3 +5,4 @@ from .ops import (abs, arcsin, arctan, clip, concatenate, cos, cosh, dot, exp, e
                   sinh, softmax, softplus, sqrt, square, stack, sum, tan, tanh, transpose, where)
 from .tensor import SharedVariable, Tensor, Variable, constant, matrix, scalar, shared, tensor, vector
 from .printing import debugprint, latex, pprint
+from .runtime.function import Function, function

@@ -6,6 +6,7 @@ its shape and dtype are inferred from the expression by
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,6 +18,9 @@ from .graph.types import FLOAT_DTYPES, broadcast_shapes, dtype_of, fmt_shape, re
 from .graph.nodes import BroadcastTo
 
 Shape = Sequence[int | None]
+
+shared_registry: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+"""The SharedVariable behind each shared symbol (compiled functions look values up here)."""
 
 
 class Tensor:
@@ -188,6 +192,7 @@ class SharedVariable(Variable):
     def __init__(self, expr: TensorVar, value: np.ndarray):
         super().__init__(expr)
         self.storage = value
+        shared_registry[expr] = self
 
     def get_value(self) -> np.ndarray:
         """A copy of the current value."""

@@ -1,0 +1,1 @@
+"""Running generated kernels: the disk cache and compiled functions."""

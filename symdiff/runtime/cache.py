@@ -1,0 +1,73 @@
+"""Disk cache of generated kernels.
+
+A kernel's source is written once to ``<cache dir>/k<hash>.py``, named by a
+hash of the source (which encodes the whole graph) and of the versions that
+shape the machine code; Numba's own cache (``cache=True``) keeps the compiled
+code beside it, so a second process loads it instead of compiling again.
+
+The directory is ``$SYMDIFF_CACHE_DIR`` if set, else ``~/.cache/symdiff``;
+deleting it is always safe.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import numba
+import numpy as np
+
+_VERSION_SALT = f"numba {numba.__version__} numpy {np.__version__} py {sys.version_info[:2]}"
+
+
+def cache_dir() -> Path:
+    """Where kernels are kept (created on first use)."""
+    path = Path(os.environ.get("SYMDIFF_CACHE_DIR") or Path.home() / ".cache" / "symdiff")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def clear_cache() -> None:
+    """Delete every cached kernel (source and compiled code)."""
+    import shutil
+
+    shutil.rmtree(cache_dir(), ignore_errors=True)
+
+
+def load_kernel_module(source: str) -> ModuleType:
+    """Import the module holding ``source`` from the cache, writing it there first if new."""
+    digest = hashlib.sha256((_VERSION_SALT + "\n" + _support_digest() + "\n" + source).encode()).hexdigest()[:24]
+    module_name = f"symdiff_kernel_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    directory = cache_dir()
+    path = directory / f"k{digest}.py"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(source)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[module_name] = module
+    return module
+
+
+_SUPPORT_DIGEST = None
+
+
+def _support_digest() -> str:
+    """Hash of the helper modules kernels call into: a change there must not reuse old kernels."""
+    global _SUPPORT_DIGEST
+    if _SUPPORT_DIGEST is None:
+        here = Path(__file__).resolve().parent.parent / "codegen"
+        h = hashlib.sha256()
+        for name in ("fastmath.py", "blas.py", "support.py"):
+            h.update((here / name).read_bytes())
+        _SUPPORT_DIGEST = h.hexdigest()
+    return _SUPPORT_DIGEST
