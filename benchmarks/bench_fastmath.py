@@ -9,7 +9,7 @@ repeats in ms, the speedup of fast over libm, and whether the fast loop's
 machine code is vectorised: packed SIMD instructions (``...pd``/``...ps`` on
 xmm/ymm/zmm registers) in the loop function and no call left in it.
 
-    python benchmarks/bench_fastmath.py [--n 1000000] [--repeats 7] [--dtype float64]
+    python -m benchmarks.bench_fastmath [--n 1000000] [--repeats 7] [--dtype float64]
 """
 
 import argparse
@@ -17,6 +17,7 @@ import math
 import re
 import time
 
+import llvmlite.binding as llvm
 import numpy as np
 from numba import njit
 
@@ -84,7 +85,8 @@ def main():
     dtype = np.dtype(args.dtype)
     rng = np.random.default_rng(0)
 
-    print(f"n = {args.n}, dtype = {dtype}, median of {args.repeats} runs")
+    print(f"n = {args.n}, dtype = {dtype}, median of {args.repeats} runs, "
+          f"CPU {llvm.get_host_cpu_name()}")
     print(f"{'op':9s} {'fast ms':>8s} {'libm ms':>8s} {'speedup':>8s} {'numpy ms':>9s}"
           f"   fast loop: packed ops / packed FMAs / widest reg / calls")
     for op, (ufunc, gen) in _INPUTS.items():
@@ -97,7 +99,7 @@ def main():
             fns.append(lambda: ufunc(x, out=out))
         t_fast, t_libm, t_np = (median_ms(fns, args.repeats) + [float("nan")])[:3]
         packed, fma, width, calls = vector_report(loop_asm(fast))
-        print(f"{op:9s} {t_fast:8.2f} {t_libm:8.2f} {t_libm / t_fast:7.1f}x {t_np:9.2f}"
+        print(f"{op:9s} {t_fast:8.3f} {t_libm:8.3f} {t_libm / t_fast:7.1f}x {t_np:9.3f}"
               f"   {packed:4d} / {fma:3d} / {width} / {calls}")
 
 
