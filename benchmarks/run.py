@@ -205,7 +205,13 @@ def main():
         "",
         *lines,
         "",
-        "Versions: " + ", ".join(f"{t} {v}" for t, v in versions.items() if v) + ".",
+        "Tools (a Python loop runs the 1000 steps where no compiled loop is named):",
+        *[f"- {t} {versions[t] or '(not run)'}: {TOOLS[t][2]}" for t in tools],
+        "",
+        (f"Median: one call, median of {args.repeats} samples after a warm-up. Compile: "
+         "building the function plus its first call, minus the median call; cold in a fresh "
+         f"process with empty caches, cached in a second fresh process. vs {REFERENCE}: "
+         "median / the reference's median."),
         (f"Threads: {args.threads} per process (pinned to {args.threads} core(s); "
          f"{', '.join(THREAD_VARS)}={args.threads})." if args.threads else
          "Threads: each library's default, not pinned; the Numba reference is serial."),

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import json
 import math
+import re
 import statistics
 import time
 
@@ -52,7 +53,8 @@ def agrees(got, want):
 
 def failed(row, exc):
     status = "skip" if isinstance(exc, Skip) else "error"
-    row.update(status=status, note=f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())  # one line, no colours
+    row.update(status=status, note=f"{type(exc).__name__}: {text}"[:300])
 
 
 def bench(module, options, workload, cached, repeats, min_batch):
@@ -101,7 +103,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--min-batch", type=float, default=0.05)
     a = ap.parse_args()
-    module_name, options = TOOLS[a.tool]
+    module_name, options, _ = TOOLS[a.tool]
     try:
         module = importlib.import_module(f"benchmarks.tools.{module_name}")
     except (ImportError, Skip) as e:

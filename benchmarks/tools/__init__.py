@@ -7,16 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# tool name -> (module in this package, keyword options for its workload functions)
+# tool name -> (module in this package, keyword options for its workload functions, what it is)
 TOOLS = {
-    "numba": ("numba_ref", {}),
-    "numpy": ("numpy_ref", {}),
-    "symdiff": ("symdiff_fn", {}),
-    "jax": ("jax_jit", {}),
-    "torch": ("torch_eager", {}),
-    "pytensor-numba": ("pytensor_fn", {"mode": "NUMBA"}),
-    "pytensor-c": ("pytensor_fn", {"mode": "CVM"}),
-    "autograd": ("autograd_hips", {}),
+    "numba": ("numba_ref", {}, "hand-written @njit, serial, no fastmath (the reference)"),
+    "numpy": ("numpy_ref", {}, "hand-written NumPy"),
+    "symdiff": ("symdiff_fn", {}, "sd.function with updates, W1 loop: train.loop"),
+    "jax": ("jax_jit", {}, "jax.jit(value_and_grad), W1 loop: lax.fori_loop under jit"),
+    "torch": ("torch_eager", {}, "eager mode, torch.autograd.grad"),
+    "pytensor-numba": ("pytensor_fn", {"mode": "NUMBA"}, 'mode="NUMBA" (the default)'),
+    "pytensor-c": ("pytensor_fn", {"mode": "CVM"}, 'mode="CVM": C thunks via g++'),
+    "autograd": ("autograd_hips", {}, "HIPS autograd value_and_grad"),
 }
 REFERENCE = "numba"
 

@@ -12,7 +12,8 @@ from benchmarks import workloads as wl
 from benchmarks.tools import Case
 
 COMPILES = True
-VERSION = pytensor.__version__
+# A pip-installed PyTensor usually links no BLAS: C mode then runs dot products in NumPy.
+VERSION = pytensor.__version__ + ("" if pytensor.config.blas__ldflags else " (C BLAS: none)")
 
 
 def _sgd(inputs, loss_fn, params, data_inputs, lr, mode):
