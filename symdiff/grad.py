@@ -9,7 +9,7 @@ of its function, never a sum over paths.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Callable, Sequence
 
 import sympy as sp
 
@@ -106,10 +106,12 @@ def _isolate_targets(cost: sp.Expr, targets: list) -> tuple:
     return rebuild([cost], transform)[0], placeholders
 
 
-def reverse_accumulate(cost: sp.Expr, targets: Sequence[sp.Basic]) -> dict:
+def reverse_accumulate(cost: sp.Expr, targets: Sequence[sp.Basic], on_step: Callable | None = None) -> dict:
     """Adjoints of ``targets`` (leaves of ``cost``'s graph) by one reverse sweep.
 
     Returns ``{target: adjoint}`` for the targets that ``cost`` depends on.
+    ``on_step(node, adjoint, pushed)``, if given, sees each node the sweep visits,
+    with its summed adjoint and the ``(operand, contribution)`` pairs it sends on.
     """
     order = postorder([cost])
     wanted = set(targets)
@@ -125,10 +127,13 @@ def reverse_accumulate(cost: sp.Expr, targets: Sequence[sp.Basic]) -> dict:
         if parts is None or node not in reaches:
             continue
         g = _drop_redundant_broadcasts(sp.Add(*parts))
+        pushed = [] if node in wanted else local_vjps(node, g, reaches)
+        if on_step is not None:
+            on_step(node, g, pushed)
         if node in wanted:
             adjoints[node] = g
             continue
-        for operand, contribution in local_vjps(node, g, reaches):
+        for operand, contribution in pushed:
             contributions.setdefault(operand, []).append(contribution)
     return adjoints
 
