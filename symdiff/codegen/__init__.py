@@ -1,0 +1,1 @@
+"""Code generation: lowering graphs to Numba kernels, and the helpers kernels call."""
