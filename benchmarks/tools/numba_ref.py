@@ -1,6 +1,6 @@
 """Hand-written Numba, the reference (ratio 1.0): gradients derived by hand.
 
-W1 is one fused pass over the rows (the layers are tiny); W2 uses BLAS matrix
+W1 is one fused pass over the rows (tiny layers, one output unit); W2 uses BLAS matrix
 products with the softmax written as loops; W4 is a single scalar loop.
 Serial code (no parallel=True, no fastmath), cached on disk (NUMBA_CACHE_DIR).
 """
