@@ -6,3 +6,6 @@ from .ops import (abs, arcsin, arctan, clip, concatenate, cos, cosh, dot, exp, e
 from .tensor import SharedVariable, Tensor, Variable, constant, matrix, scalar, shared, tensor, vector
 from .printing import debugprint, latex, pprint
 from .runtime.function import Function, function
+from .checking.backprop import backprop
+from .checking.check_grad import check_grad
+from .checking.explain import explain

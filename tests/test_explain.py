@@ -1,0 +1,119 @@
+"""``sd.explain``: the backward pass step by step, on the two-layer network of issue 2."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symdiff as sd
+from symdiff.graph.walk import postorder
+
+
+@pytest.fixture(scope="module")
+def network():
+    X, y = sd.matrix("X"), sd.matrix("y")
+    rng = np.random.default_rng(0)
+    w0 = sd.shared(rng.standard_normal((4, 20)), name="w0")
+    b0 = sd.shared(np.zeros(20), name="b0")
+    w1 = sd.shared(rng.standard_normal((20, 1)), name="w1")
+    b1 = sd.shared(np.zeros(1), name="b1")
+    h = sd.sigmoid(X @ w0 + b0, name="h")
+    yp = sd.sigmoid(h @ w1 + b1, name="yp")
+    loss = sd.mean(0.5 * (yp - y) ** 2, name="loss")
+    params = [w0, b0, w1, b1]
+    return loss, params, (X, y, h, yp), sd.explain(loss, params)
+
+
+def _step(explanation, text: str):
+    """The step whose node prints as ``text`` (its user name, or its formula)."""
+    for s in explanation:
+        if s.name == text or sd.pprint(s.node).split("\n")[0] == text:
+            return s
+    raise KeyError(text)
+
+
+def test_each_step_of_the_blackboard_derivation(network):
+    loss, params, (X, y, h, yp), explanation = network
+    text = str(explanation)
+    assert "g_loss = d loss/d loss = 1" in text  # the start
+    assert "g2 = g_loss/N = 1/N" in text  # through mean: the division by N, then the sum
+    assert "= (yp - y)/N" in text  # d loss/d yp
+    assert "g_yp = g5 = (yp - y)/N" in text
+    assert "-> [7]  yp*g_yp*(1 - yp)" in text  # the sigmoid's rule
+    assert "g7 = yp*g_yp*(1 - yp) = yp*(1 - yp)*(yp - y)/N" in text  # through the sigmoid
+    assert "-> [10]  h.T @ g9" in text  # the rule of @ for its right operand
+    assert "g_w1 = h.T @ g9 = h.T @ (yp*(1 - yp)*(yp - y)/N)" in text  # through @ to w1
+    assert "g_h = g9 @ w1.T = (yp*(1 - yp)*(yp - y)/N) @ w1.T" in text  # and on, to h
+    assert "g_w0 = X.T @ g14 = X.T @ (h*(1 - h)*((yp*(1 - yp)*(yp - y)/N) @ w1.T))" in text  # to w0
+    for name in ("w0", "b0", "w1", "b1"):
+        assert f"the gradient d loss/d {name}" in text
+    assert "N  = X.shape[0]*y.shape[1]" in text and "h  = sigmoid(b0 + X @ w0)" in text
+
+
+def test_steps_run_from_the_cost_back_to_the_variables(network):
+    loss, params, (X, y, h, yp), explanation = network
+    names = [s.name for s in explanation if s.name]
+    assert names == ["loss", "yp", "b1", "w1", "h", "b0", "w0"]
+    assert [s.number for s in explanation] == list(range(1, len(explanation) + 1))
+    assert len({s.node for s in explanation}) == len(explanation)  # each distinct node once
+    # exactly the nodes on a path from the cost to a parameter (y and N are not)
+    on_path = [n for n in postorder([loss.expr]) if any(p.expr in postorder([n]) for p in params)]
+    assert {s.node for s in explanation} == set(on_path)
+    assert [s.is_target for s in explanation].count(True) == 4
+
+
+def test_adjoints_are_what_grad_computes(network):
+    loss, params, _, explanation = network
+    for p, g in zip(params, sd.grad(loss, params)):
+        # grad may wrap the result in a BroadcastTo to the variable's declared sizes
+        assert _step(explanation, p.name).adjoint in (g.expr, getattr(g.expr, "x", None))
+
+
+def test_shared_subexpression_shows_once_with_adjoints_summed():
+    x = sd.vector("x")
+    w = sd.shared(np.ones(3), name="w")
+    u = sd.tanh(x * w, name="u")
+    cost = sd.sum(u**2) + sd.sum(sd.exp(u))  # two paths meet at u
+    explanation = sd.explain(cost, w)
+    steps = [s for s in explanation if s.name == "u"]
+    assert len(steps) == 1
+    received = steps[0].received
+    assert isinstance(received, sp.Add) and len(received.args) == 2
+    assert "g_u = " in str(explanation) and " + " in sd.pprint(received)
+    assert str(explanation).startswith("Backward pass of d cost/d (w)")  # an unnamed cost is "cost"
+    values = {x: np.array([0.1, -0.4, 0.9])}
+    report = sd.check_grad(cost, w, values)
+    assert report.ok, str(report)
+
+
+def test_latex_and_markdown_documents(network):
+    *_, explanation = network
+    tex = explanation.latex()
+    assert tex.startswith("\\begin{align*}") and tex.rstrip().endswith("\\end{align*}")
+    assert "g_{w1} = h^{\\top} \\mathbin{@} g_{9}" in tex
+    assert "\\frac{\\partial loss}{\\partial loss}" not in tex and "\\partial loss/\\partial loss = 1" in tex
+    md = explanation.markdown()
+    assert md.startswith("**Backward pass**")
+    assert "\n10. $w_{1}$" in md and "$\\to [10]:\\ h^{\\top} \\mathbin{@} g_{9}$" in md
+    assert explanation._repr_markdown_() == md
+    assert md.count("$") % 2 == 0
+
+
+def test_intermediate_target():
+    x = sd.vector("x")
+    h = sd.exp(x, name="e")
+    explanation = sd.explain(sd.sum(h * sd.sin(h)), h)
+    assert [s.name for s in explanation] == ["cost", None, None, "e"]
+    assert "g_e = g2*sin(e) + g3*cos(e) = e*cos(e) + sin(e)" in str(explanation)  # two paths meet at e
+
+
+def test_disconnected_target_is_an_error():
+    x, z = sd.vector("x"), sd.vector("z")
+    with pytest.raises(ValueError, match="does not depend on 'z'"):
+        sd.explain(sd.sum(x * x), [x, z])
+
+
+def test_cost_must_be_a_scalar():
+    x = sd.vector("x")
+    with pytest.raises(ValueError, match="must be a scalar"):
+        sd.explain(x * 2, x)
