@@ -18,6 +18,7 @@ from .graph.symbols import Count
 from .graph.symbols import TensorVar, name_of
 from .graph.types import dtype_of, fmt_shape, same_shape, shape_of, value_dtype
 from .graph.walk import children, postorder, replace
+from .printing import brief
 from .tensor import Tensor, as_tensor
 
 _NO_GRADIENT = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
@@ -69,7 +70,7 @@ def grad(cost: Tensor, wrt: Tensor | Sequence[Tensor], disconnected: str = "rais
 
 def _describe(expr) -> str:
     name = name_of(expr)
-    return f"{name!r}" if name else f"the expression {expr}"
+    return f"{name!r}" if name else f"the expression {brief(expr)}"
 
 
 def _isolate_targets(cost: sp.Expr, targets: list) -> tuple:

@@ -90,6 +90,31 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
         return expr
 
 
+def brief(expr: sp.Basic, depth: int = 3, width: int = 80) -> str:
+    """A one-line sketch of ``expr`` for comments and error messages: names where the
+    user gave them, subexpressions deeper than ``depth`` shown as ``...``.  Cost is
+    bounded by ``depth``, however deep or shared the graph."""
+    ellipsis = sp.Symbol("...")
+
+    def cut(node, d):
+        name = name_of(node)
+        if name and not isinstance(node, TensorVar) and d < depth:
+            return sp.Symbol(name)
+        kids = children(node)
+        if not kids:
+            return node
+        if d == 0:
+            return ellipsis
+        args = tuple(cut(a, d - 1) if a in kids else a for a in node.args)
+        try:
+            return node.func(*args, evaluate=False) if isinstance(node, (sp.Add, sp.Mul, sp.Pow)) else node.func(*args)
+        except (TypeError, ValueError):
+            return ellipsis
+
+    text = " ".join(sp.sstr(cut(expr, depth)).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _expr(x) -> sp.Basic:
     return as_tensor(x).expr if not isinstance(x, sp.Basic) else x
 

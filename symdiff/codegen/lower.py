@@ -25,11 +25,12 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from ..graph import functions as fn
-from ..graph.nodes import (BroadcastTo, Concatenate, Index, IndexAdjoint, LogSumExp, MatMul, Reduce, Reshape,
+from ..graph.nodes import (BroadcastTo, Concatenate, ConcatPart, Index, IndexAdjoint, LogSumExp, MatMul, Reduce, Reshape,
                            TensorOp, Transpose)
 from ..graph.symbols import Count, Dim, TensorVar
 from ..graph.types import shape_of, value_dtype
 from ..graph.walk import children, postorder
+from ..printing import brief
 from . import fastmath
 
 
@@ -48,7 +49,7 @@ config = Config()
 
 # elementwise functions: SymPy class -> op name in fastmath's tables
 _TRANSCENDENTAL = {
-    sp.exp: "exp", sp.log: "log", log1p: "log1p", expm1: "expm1", sp.tanh: "tanh",
+    sp.exp: "exp", sp.log: "log", log1p: "log1p", expm1: "expm1", sp.tanh: "tanh", fn.tanh: "tanh",
     fn.sigmoid: "sigmoid", fn.softplus: "softplus", sp.sinh: "sinh", sp.cosh: "cosh",
 }
 _LIBM = {sp.sin: "math.sin", sp.cos: "math.cos", sp.tan: "math.tan", sp.asin: "math.asin", sp.atan: "math.atan"}
@@ -297,7 +298,7 @@ class KernelWriter:
             return f"({x} if {x} > {zero} else {zero})"
         if func is fn.step:
             return f"({self.number(sp.S.One, dtype)} if {arg(node.args[0])} > 0 else {self.number(sp.S.Zero, dtype)})"
-        raise LoweringError(f"no Numba lowering for {func.__name__} (in {node})")
+        raise LoweringError(f"no Numba lowering for {func.__name__} (in {brief(node)})")
 
     # ------------------------------------------------------------------ loop nests
     def loop_nest(self, shape: tuple, body: list, indent: int = 1) -> list:
@@ -381,8 +382,7 @@ class KernelWriter:
             ca, cb = self.cast(ops[0], value_dtype(a), dtype), self.cast(ops[1], value_dtype(b), dtype)
             line = f"{name} = matmul({ca}, {cb})"
             if not shape_of(node):
-                line = f"{name} = matmul({ca}, {cb})[()]"
-                self.scalars.add(node)
+                self.scalars.add(node)  # vector . vector is a scalar
         elif isinstance(node, Transpose):
             line = f"{name} = {ops[0]}.transpose({node.perm})"
         elif isinstance(node, Reshape):
@@ -401,6 +401,10 @@ class KernelWriter:
         elif isinstance(node, Concatenate):
             parts = ", ".join(self.cast(o, value_dtype(p), dtype) for o, p in zip(ops, node.operands))
             line = f"{name} = np.concatenate(({parts},), axis={node.axis})"
+        elif isinstance(node, ConcatPart):
+            start = " + ".join(self.dim_code(d) for d in node.lengths[: node.part]) or "0"
+            cut = ":, " * node.axis + f"{start}:({start}) + {self.dim_code(node.lengths[node.part])}"
+            line = f"{name} = {ops[0]}[{cut}]"
         elif isinstance(node, LogSumExp):
             line = self.logsumexp_code(node, name, ops[0])
         else:
@@ -429,7 +433,7 @@ class KernelWriter:
         for node in self.materialised():
             name = self.namer(_node_name(node))
             arrays[node] = name
-            self.lines.append(f"    # {name}: {_short(node)}")
+            self.lines.append(f"    # {name} = {brief(node)}")
             if isinstance(node, TensorOp):
                 self.emit_tensor_op(node, name, arrays)
             else:
@@ -476,7 +480,7 @@ class KernelWriter:
             return f"np.float64({self.dim_code(expr)})"
         if expr.is_Number or expr.is_NumberSymbol:
             return f"np.{value_dtype(expr)}({float(expr)!r})"
-        raise LoweringError(f"cannot lower output {expr}")
+        raise LoweringError(f"cannot lower output {brief(expr)}")
 
 
 def dtype_cast(dtype: str) -> str:
@@ -501,11 +505,6 @@ def _node_name(node) -> str:
     if isinstance(node, TensorOp):
         return type(node).__name__.lower()
     return "t"
-
-
-def _short(node) -> str:
-    text = " ".join(str(node).split())
-    return text if len(text) <= 90 else text[:87] + "..."
 
 
 def generate_kernel(outputs: list, updates: list, inputs: list) -> Kernel:

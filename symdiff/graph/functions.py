@@ -61,4 +61,22 @@ class relu(sp.Function):
         return rf"\operatorname{{relu}}\left({printer._print(self.args[0])}\right)"
 
 
-ELEMENTWISE_FUNCTIONS = (sigmoid, softplus, step, relu)
+class tanh(sp.tanh):
+    """Hyperbolic tangent of a real argument.
+
+    SymPy's own ``tanh`` decides whether it is finite by splitting its argument
+    into real and imaginary parts, a walk of the argument as a tree that takes
+    time exponential in the depth of a shared graph; for a real argument the
+    answer is simply yes.  Its derivative reuses the forward value.
+    """
+
+    def _eval_is_finite(self):
+        if self.args[0].is_extended_real:
+            return True
+        return super()._eval_is_finite()
+
+    def fdiff(self, argindex=1):
+        return 1 - self**2
+
+
+ELEMENTWISE_FUNCTIONS = (sigmoid, softplus, step, relu, tanh)

@@ -82,6 +82,10 @@ class BroadcastTo(TensorOp):
         return self.args[0]
 
     @property
+    def operands(self) -> tuple:
+        return (self.args[0],)
+
+    @property
     def new_axes(self) -> tuple:
         return self.args[2].value
 
@@ -109,7 +113,7 @@ class BroadcastTo(TensorOp):
         return self.dims, broadcast_shapes(aligned, self.dims)[1]
 
     def vjp(self, g):
-        return [unbroadcast(g, shape_of(self.x), self.new_axes)] + [None] * len(self.dims)
+        return [unbroadcast(g, shape_of(self.x), self.new_axes)]
 
     def _sympystr(self, printer):
         return printer._print(self.x)
@@ -354,6 +358,8 @@ class Reshape(TensorOp):
         dims = tuple(sp.sympify(d) for d in dims)
         if same_shape(shape_of(x), dims):
             return x
+        if not shape_of(x):
+            return BroadcastTo.make(x, dims)
         if isinstance(x, Reshape):
             x = x.args[0]
         return cls(x, *dims)
@@ -361,6 +367,10 @@ class Reshape(TensorOp):
     @property
     def dims(self) -> tuple:
         return self.args[1:]
+
+    @property
+    def operands(self) -> tuple:
+        return (self.args[0],)
 
     def infer_shape(self):
         src = size_of(shape_of(self.args[0]))
@@ -370,7 +380,7 @@ class Reshape(TensorOp):
         return self.dims, (() if sp.simplify(src - dst) == 0 else ((src, dst),))
 
     def vjp(self, g):
-        return [Reshape.make(g, shape_of(self.args[0]))] + [None] * len(self.dims)
+        return [Reshape.make(g, shape_of(self.args[0]))]
 
     def _sympystr(self, printer):
         dims = ", ".join(printer._print(d) for d in self.dims)
@@ -385,8 +395,8 @@ def _slice_len(sl: slice, n: sp.Expr) -> sp.Expr:
         return n - (start or 0)
     if step == 1 and stop is None and start < 0:
         return sp.Integer(-start)
-    if step == 1 and start is not None and stop is not None and 0 <= start <= stop:
-        return sp.Integer(stop - start)
+    if step == 1 and (start or 0) >= 0 and stop is not None and stop >= (start or 0):
+        return sp.Integer(stop - (start or 0))
     raise ValueError(f"slicing an axis of unknown length with {sl} is not supported: give the tensor a static shape")
 
 
@@ -413,6 +423,15 @@ def _index_text(index: tuple) -> str:
     return ", ".join(one(i) for i in index)
 
 
+def _freeze(index: tuple) -> tuple:
+    """An index tuple in hashable form (slices are unhashable before Python 3.12)."""
+    return tuple(("slice", i.start, i.stop, i.step) if isinstance(i, slice) else i for i in index)
+
+
+def _thaw(frozen: tuple) -> tuple:
+    return tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in frozen)
+
+
 class Index(TensorOp):
     """Basic indexing ``x[index]`` by constant ints and slices."""
 
@@ -420,18 +439,18 @@ class Index(TensorOp):
     def make(cls, x, index: tuple):
         if len(index) > len(shape_of(x)):
             raise IndexError(f"too many indices ({len(index)}) for a tensor of shape {fmt_shape(shape_of(x))}")
-        return cls(x, Static(index))
+        return cls(x, Static(_freeze(index)))
 
     @property
     def index(self) -> tuple:
-        return self.args[1].value
+        return _thaw(self.args[1].value)
 
     def infer_shape(self):
         return index_shape(shape_of(self.args[0]), self.index), ()
 
     def vjp(self, g):
         x = self.args[0]
-        return [IndexAdjoint(g, Static(self.index), Static(value_dtype(x)), *shape_of(x))]
+        return [IndexAdjoint(g, Static(_freeze(self.index)), Static(value_dtype(x)), *shape_of(x))]
 
     def _sympystr(self, printer):
         return f"{_postfix_operand(printer, self.args[0])}[{_index_text(self.index)}]"
@@ -442,11 +461,15 @@ class IndexAdjoint(TensorOp):
 
     @property
     def index(self) -> tuple:
-        return self.args[1].value
+        return _thaw(self.args[1].value)
 
     @property
     def dims(self) -> tuple:
         return self.args[3:]
+
+    @property
+    def operands(self) -> tuple:
+        return (self.args[0],)
 
     def infer_dtype(self):
         return self.args[2].value
@@ -455,7 +478,7 @@ class IndexAdjoint(TensorOp):
         return self.dims, ()
 
     def vjp(self, g):
-        return [Index.make(g, self.index)] + [None] * len(self.dims)
+        return [Index.make(g, self.index)]
 
     def _sympystr(self, printer):
         return f"scatter({printer._print(self.args[0])}, [{_index_text(self.index)}])"
@@ -498,19 +521,52 @@ class Concatenate(TensorOp):
         return tuple(out), tuple(constraints)
 
     def vjp(self, g):
-        contributions, start = [], 0
-        for p in self.operands:
-            n = shape_of(p)[self.axis]
-            if not n.is_Integer:
-                raise ValueError("concatenate: differentiating needs each part's length along the joined axis to be static")
-            index = (slice(None),) * self.axis + (slice(start, start + int(n)),)
-            contributions.append(Index.make(g, index))
-            start += int(n)
-        return contributions
+        lengths = [shape_of(p)[self.axis] for p in self.operands]
+        return [ConcatPart(g, Static(self.axis), Static(k), *lengths) for k in range(len(lengths))]
 
     def _sympystr(self, printer):
         parts = ", ".join(printer._print(p) for p in self.operands)
         return f"concatenate([{parts}], axis={self.axis})"
 
 
-TENSOR_OPS = (BroadcastTo, MatMul, Transpose, Reduce, LogSumExp, Reshape, Index, IndexAdjoint, Concatenate)
+class ConcatPart(TensorOp):
+    """Part ``k`` of ``g`` cut along ``axis`` into pieces of ``lengths`` (the VJP of
+    concatenation; lengths may be known only at run time)."""
+
+    @property
+    def operands(self) -> tuple:
+        return (self.args[0],)
+
+    @property
+    def axis(self) -> int:
+        return self.args[1].value
+
+    @property
+    def part(self) -> int:
+        return self.args[2].value
+
+    @property
+    def lengths(self) -> tuple:
+        return self.args[3:]
+
+    def infer_shape(self):
+        shape = list(shape_of(self.args[0]))
+        shape[self.axis] = self.lengths[self.part]
+        return tuple(shape), ()
+
+    def vjp(self, g):
+        shape = list(shape_of(g))
+        parts = []
+        for k, n in enumerate(self.lengths):
+            if k == self.part:
+                parts.append(g)
+            else:
+                shape[self.axis] = n
+                parts.append(BroadcastTo.make(sp.S.Zero, tuple(shape), dtype=value_dtype(g)))
+        return [Concatenate.make(parts, self.axis)]
+
+    def _sympystr(self, printer):
+        return f"part({printer._print(self.args[0])}, axis={self.axis}, {self.part + 1} of {len(self.lengths)})"
+
+
+TENSOR_OPS = (BroadcastTo, MatMul, Transpose, Reduce, LogSumExp, Reshape, Index, IndexAdjoint, Concatenate, ConcatPart)

@@ -16,6 +16,7 @@ from ..graph.nodes import Index, Reshape, Transpose
 from ..graph.symbols import Dim, TensorVar
 from ..graph.types import broadcast_shapes, constraints_of, fmt_shape, shape_of, value_dtype
 from ..graph.walk import postorder, replace
+from ..printing import brief
 from ..tensor import SharedVariable, Tensor, Variable, as_tensor
 from .cache import load_kernel_module
 
@@ -37,7 +38,7 @@ class Function:
         self.shared = [s for s, _ in pairs]
         in_vars = [i.expr for i in self.inputs]
         self.kernel: Kernel = generate_kernel(out_exprs, [(s.expr, e) for s, e in zip(self.shared, update_exprs)], in_vars)
-        self._shared_by_var = _shared_variables(exprs, self.shared)
+        self._shared_by_var = _shared_variables(self.kernel, self.shared)
         self._check_shapes = _shape_checker(self.kernel, exprs, list(zip(self.shared, update_exprs)))
         self._kernel = load_kernel_module(self.kernel.source).kernel
         self._copy_outputs = [isinstance(e, _VIEW_OPS) or isinstance(e, TensorVar) for e in out_exprs]
@@ -142,18 +143,14 @@ def _givens_mapping(givens) -> dict:
     return mapping
 
 
-def _shared_variables(exprs, updated) -> dict:
-    """The SharedVariable object behind each shared symbol of the graph."""
+def _shared_variables(kernel: Kernel, updated) -> dict:
+    """The SharedVariable object behind each shared symbol the kernel takes."""
     from ..tensor import shared_registry
 
     found = {s.expr: s for s in updated}
-    for node in postorder(exprs):
-        if isinstance(node, TensorVar) and node.role == "shared" and node not in found:
-            found[node] = shared_registry[node]
-    for node in postorder(exprs):
-        for d in node.atoms(Dim) if isinstance(node, sp.Basic) else ():
-            if d.var.role == "shared" and d.var not in found:
-                found[d.var] = shared_registry[d.var]
+    for var in kernel.arg_vars:
+        if var.role == "shared" and var not in found:
+            found[var] = shared_registry[var]
     return found
 
 
@@ -194,9 +191,11 @@ def _shape_checker(kernel: Kernel, exprs: list, updates: list):
         if any(d.var not in names for d in (a.atoms(Dim) | b.atoms(Dim))):
             continue
         ca, cb = _dim_code(a, names), _dim_code(b, names)
-        context = " ".join(str(node).split())
-        context = context if len(context) < 70 else context[:67] + "..."
-        message = f"shape mismatch: {a} = {{}} but {b} = {{}}; they must be equal (in {context})"
+        context = brief(node, width=70)
+        message = (
+            f"shape mismatch: {a} = {{}} but {b} = {{}}; they must be equal (in {context}). "
+            "Sizes declared None never broadcast: declare a broadcasting axis with size 1"
+        )
         lines.append(f"    if {ca} != {cb}:")
         lines.append(f"        raise ValueError({message!r}.format({ca}, {cb}))")
     lines.append("    return None")

@@ -1,0 +1,55 @@
+"""The classic two-layer sigmoid network: derive, print and train.
+
+Run:  python examples/seed_network.py
+"""
+import time
+
+import numpy as np
+
+import symdiff as sd
+
+
+def make_data(n: int = 1000, seed: int = 1):
+    """A small synthetic task: which side of a tilted plane is the point on?"""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4))
+    y = (X @ np.array([1.5, -2.0, 1.0, 0.5]) > 0.3).astype(np.float64).reshape(n, 1)
+    return X, y
+
+
+def main() -> None:
+    X = sd.matrix("X")
+    y = sd.matrix("y")
+    rng = np.random.default_rng(0)
+    w0 = sd.shared(rng.standard_normal((4, 20)), name="w0")
+    b0 = sd.shared(np.zeros(20), name="b0")
+    w1 = sd.shared(rng.standard_normal((20, 1)), name="w1")
+    b1 = sd.shared(np.zeros(1), name="b1")
+    h = sd.sigmoid(X @ w0 + b0, name="h")
+    yp = sd.sigmoid(h @ w1 + b1, name="yp")
+    loss = sd.mean(0.5 * (yp - y) ** 2)
+
+    print("d(0.5*sum((yp - y)**2)) / d yp =")
+    print(sd.pprint(sd.grad(0.5 * sd.sum((yp - y) ** 2), yp)), end="\n\n")
+    params = [w0, b0, w1, b1]
+    grads = sd.grad(loss, params)
+    for p, g in zip(params, grads):
+        print(f"d loss / d {p.name} =")
+        print(sd.pprint(g), end="\n\n")
+
+    start = time.perf_counter()
+    train = sd.function([X, y], loss, updates=[(p, p - 0.5 * g) for p, g in zip(params, grads)])
+    print(f"compiled the training step in {time.perf_counter() - start:.2f} s\n")
+
+    Xdata, ydata = make_data()
+    start = time.perf_counter()
+    for step in range(2000):
+        cost = train(Xdata, ydata)
+        if step % 250 == 0 or step == 1999:
+            print(f"step {step:5d}  loss {float(cost):.5f}")
+    elapsed = time.perf_counter() - start
+    print(f"\n2000 steps in {elapsed:.2f} s ({elapsed / 2000 * 1e3:.3f} ms per step)")
+
+
+if __name__ == "__main__":
+    main()
