@@ -16,7 +16,7 @@ import sympy as sp
 from .graph.nodes import BroadcastTo, Reduce, Reshape, TensorOp
 from .graph.symbols import Count
 from .graph.symbols import TensorVar, name_of
-from .graph.types import dtype_of, fmt_shape, same_shape, shape_of, value_dtype
+from .graph.types import dtype_of, fmt_shape, same_shape, shape_of, stand_in, value_dtype
 from .graph.walk import children, postorder, replace
 from .printing import brief
 from .tensor import Tensor, as_tensor
@@ -74,19 +74,20 @@ def _describe(expr) -> str:
 
 
 def _isolate_targets(cost: sp.Expr, targets: list) -> tuple:
-    """Replace intermediate targets by placeholder variables (inputs stay themselves)."""
+    """Make every target a node of the cost's graph.
+
+    Inputs and intermediates that are nodes stay themselves.  An intermediate that
+    SymPy flattened away (``a + b`` inside ``a + b + c``) is replaced by a
+    placeholder variable standing for it.
+    """
+    nodes = set(postorder([cost]))
     placeholders, mapping = [], {}
     for t in targets:
-        if isinstance(t, TensorVar):
+        if isinstance(t, TensorVar) or t in nodes:
             placeholders.append(t)
             continue
         if t not in mapping:
-            shape = tuple(int(d) if d.is_Integer else None for d in shape_of(t))
-            mapping[t] = TensorVar(name_of(t) or "wrt", shape, value_dtype(t))
-            # the placeholder stands for t, with t's exact (symbolic) shape
-            from .graph.types import _DTYPES, _SHAPES, _CONSTRAINTS
-
-            _SHAPES[mapping[t]], _DTYPES[mapping[t]], _CONSTRAINTS[mapping[t]] = shape_of(t), value_dtype(t), ()
+            mapping[t] = stand_in(name_of(t) or "wrt", t)
         placeholders.append(mapping[t])
     if not mapping:
         return cost, placeholders
@@ -108,9 +109,10 @@ def _isolate_targets(cost: sp.Expr, targets: list) -> tuple:
 
 
 def reverse_accumulate(cost: sp.Expr, targets: Sequence[sp.Basic], on_step: Callable | None = None) -> dict:
-    """Adjoints of ``targets`` (leaves of ``cost``'s graph) by one reverse sweep.
+    """Adjoints of ``targets`` (nodes of ``cost``'s graph) by one reverse sweep.
 
-    Returns ``{target: adjoint}`` for the targets that ``cost`` depends on.
+    Returns ``{target: adjoint}`` for the targets that ``cost`` depends on; each is
+    a total derivative (a target below another target gets the paths through it).
     ``on_step(node, adjoint, pushed)``, if given, sees each node the sweep visits,
     with its summed adjoint and the ``(operand, contribution)`` pairs it sends on.
     """
@@ -128,12 +130,11 @@ def reverse_accumulate(cost: sp.Expr, targets: Sequence[sp.Basic], on_step: Call
         if parts is None or node not in reaches:
             continue
         g = _drop_redundant_broadcasts(sp.Add(*parts))
-        pushed = [] if node in wanted else local_vjps(node, g, reaches)
+        pushed = local_vjps(node, g, reaches) if children(node) else []
         if on_step is not None:
             on_step(node, g, pushed)
         if node in wanted:
             adjoints[node] = g
-            continue
         for operand, contribution in pushed:
             contributions.setdefault(operand, []).append(contribution)
     return adjoints

@@ -12,7 +12,7 @@ from sympy.codegen.cfunctions import expm1 as _expm1
 from sympy.codegen.cfunctions import log1p as _log1p
 
 from .graph import functions as fn
-from .graph.nodes import Concatenate, LogSumExp, MatMul, Reduce, Reshape, Transpose, normalize_axes, outer as _outer
+from .graph.nodes import BroadcastTo, Concatenate, LogSumExp, MatMul, Reduce, Reshape, Transpose, normalize_axes, outer as _outer
 from .graph.symbols import Count
 from .graph.types import fmt_shape, shape_of, size_of
 from .tensor import Tensor, as_tensor, elementwise
@@ -55,7 +55,13 @@ def where(cond, a, b, name: str | None = None) -> Tensor:
     c = as_tensor(cond)
     if c.dtype != "bool":
         raise TypeError(f"where: the condition must be a comparison (dtype bool), got dtype {c.dtype}")
-    return _named(elementwise(lambda c, a, b: sp.Piecewise((a, c), (b, True)), c, a, b, dtype=_float_dtype(a, b)), name)
+    return _named(elementwise(_select, c, a, b, dtype=_float_dtype(a, b)), name)
+
+
+def _select(c, a, b):
+    if isinstance(c, BroadcastTo):  # a condition that SymPy decided: x > x is false
+        c = c.x
+    return sp.Piecewise((a, c), (b, True))
 
 
 def _float_dtype(*xs) -> str | None:

@@ -11,14 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from .graph.nodes import BroadcastTo
 from .graph.symbols import Count, Dim, TensorVar, name_of
-from .graph.types import dtype_of, fmt_shape, shape_of
+from .graph.types import dtype_of, fmt_shape, shape_of, stand_in
 from .graph.walk import children, postorder, rebuild
 from .tensor import Tensor, as_tensor
 
 _COUNT_NAMES = ("N", "M", "K", "L", "P", "Q")
+
+
+def _add_terms(printer, expr, level) -> str:
+    """A sum with its positive terms first: ``yp - y`` rather than ``-y + yp``."""
+    terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+    out = ""
+    for k, term in enumerate(terms):
+        negative = term.could_extract_minus_sign()
+        text = printer.parenthesize(-term if negative else term, level)
+        out += (("-" if negative else "") if k == 0 else (" - " if negative else " + ")) + text
+    return out
+
+
+class _TextPrinter(StrPrinter):
+    def _print_Add(self, expr, order=None):
+        return _add_terms(self, expr, PRECEDENCE["Add"])
+
+
+class _LatexPrinter(LatexPrinter):
+    def _print_Add(self, expr, order=None):
+        return _add_terms(self, expr, PRECEDENCE["Add"])
+
+
+def text_of(expr: sp.Basic) -> str:
+    """One display expression as text (sums with positive terms first)."""
+    return _TextPrinter().doprint(expr)
+
+
+def latex_of(expr: sp.Basic) -> str:
+    """One display expression as LaTeX (sums with positive terms first)."""
+    return _LatexPrinter().doprint(expr)
 
 
 @dataclass
@@ -31,7 +65,8 @@ class Formula:
 
 
 def _is_trivial(node) -> bool:
-    if not children(node):
+    """Nodes never worth a name of their own (leaves, ``-x``, conditions)."""
+    if not children(node) or not isinstance(node, sp.Expr):
         return True
     if isinstance(node, sp.Mul) and len(node.args) == 2 and node.args[0].is_Number and not children(node.args[1]):
         return True  # -x, 2*x
@@ -60,12 +95,15 @@ def formula(expr: sp.Basic) -> Formula:
         elif uses.get(node, 0) > 1 and not _is_trivial(node):
             counter += 1
             names[node] = f"t{counter}"
-    symbols = {node: sp.Symbol(name, real=True) for node, name in names.items()}
+    symbols = {node: stand_in(name, node) for node, name in names.items() if not isinstance(node, Count)}
+    symbols.update({node: sp.Symbol(name, positive=True) for node, name in names.items() if isinstance(node, Count)})
 
     def display(root):
         def transform(node, args):
             if node is not root and node in symbols:
                 return symbols[node]
+            if isinstance(node, BroadcastTo) and not shape_of(node.x):
+                return args[0]  # a broadcast scalar reads as the scalar
             return node.func(*args) if args and args != node.args else node
 
         return _tidy(rebuild([root], transform)[0])
@@ -73,11 +111,11 @@ def formula(expr: sp.Basic) -> Formula:
     definitions = []
     for node in visible:
         if node in names:
-            definitions.append((names[node], _count_text(node) if isinstance(node, Count) else display(node)))
+            definitions.append((names[node], _counttext_of(node) if isinstance(node, Count) else display(node)))
     return Formula(display(expr), definitions)
 
 
-def _count_text(node: Count) -> sp.Expr:
+def _counttext_of(node: Count) -> sp.Expr:
     return sp.Mul(*node.args, evaluate=False)
 
 
@@ -94,24 +132,22 @@ def brief(expr: sp.Basic, depth: int = 3, width: int = 80) -> str:
     """A one-line sketch of ``expr`` for comments and error messages: names where the
     user gave them, subexpressions deeper than ``depth`` shown as ``...``.  Cost is
     bounded by ``depth``, however deep or shared the graph."""
-    ellipsis = sp.Symbol("...")
-
     def cut(node, d):
         name = name_of(node)
         if name and not isinstance(node, TensorVar) and d < depth:
-            return sp.Symbol(name)
+            return stand_in(name, node)
         kids = children(node)
         if not kids:
             return node
         if d == 0:
-            return ellipsis
+            return stand_in("...", node) if isinstance(node, sp.Expr) else sp.Symbol("...")
         args = tuple(cut(a, d - 1) if a in kids else a for a in node.args)
         try:
             return node.func(*args, evaluate=False) if isinstance(node, (sp.Add, sp.Mul, sp.Pow)) else node.func(*args)
         except (TypeError, ValueError):
-            return ellipsis
+            return sp.Symbol("...")
 
-    text = " ".join(sp.sstr(cut(expr, depth)).split())
+    text = " ".join(text_of(cut(expr, depth)).split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -122,10 +158,10 @@ def _expr(x) -> sp.Basic:
 def pprint(x: Tensor | sp.Basic) -> str:
     """The formula of ``x`` as text, in the user's names, with a ``where`` list."""
     f = formula(_expr(x))
-    text = sp.sstr(f.main)
+    text = text_of(f.main)
     if f.definitions:
         width = max(len(n) for n, _ in f.definitions)
-        lines = [f"  {n.ljust(width)} = {sp.sstr(d)}" for n, d in f.definitions]
+        lines = [f"  {n.ljust(width)} = {text_of(d)}" for n, d in f.definitions]
         text += "\nwhere\n" + "\n".join(lines)
     return text
 
@@ -133,10 +169,10 @@ def pprint(x: Tensor | sp.Basic) -> str:
 def latex(x: Tensor | sp.Basic) -> str:
     """The formula of ``x`` as LaTeX (definitions follow as an aligned ``where`` block)."""
     f = formula(_expr(x))
-    main = sp.latex(f.main)
+    main = latex_of(f.main)
     if not f.definitions:
         return main
-    rows = r" \\ ".join(rf"{sp.latex(sp.Symbol(n))} &= {sp.latex(d)}" for n, d in f.definitions)
+    rows = r" \\ ".join(rf"{latex_of(sp.Symbol(n))} &= {latex_of(d)}" for n, d in f.definitions)
     return main + r" \quad \text{where} \quad \begin{aligned} " + rows + r" \end{aligned}"
 
 

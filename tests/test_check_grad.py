@@ -271,19 +271,20 @@ def test_grad_backprop_and_finite_differences_agree(data, m, n):
     assert report.ok, f"{sd.pprint(cost)}\n{report}"
 
 
-# --------------------------------------------------------------------------- engine bugs found here
+# --------------------------------------------------------------------------- regressions of engine bugs found here
 
 
-@pytest.mark.xfail(reason="engine: maximum(maximum(a, b), c) holds SymPy's ITE, which codegen cannot lower", raises=TypeError)
 def test_nested_maximum():
+    """SymPy turns a Piecewise inside a condition into ITE, which must lower too."""
     a, b, c = sd.vector("a"), sd.vector("b"), sd.vector("c")
     values = {a: np.array([1.0, 2.0]), b: np.array([0.0, 3.0]), c: np.array([2.5, 0.5])}
     np.testing.assert_array_equal(sd.backprop(sd.sum(sd.maximum(sd.maximum(a, b), c)), c, values), [1.0, 0.0])
     assert sd.check_grad(sd.sum(sd.maximum(sd.maximum(a, b), c)), [a, b, c], values).ok
 
 
-@pytest.mark.xfail(reason="engine: SymPy rewrites the tie test Eq(1.5*x, min) as Eq(x, min/1.5), inexact in floats: 0/0")
 def test_min_of_a_scaled_input():
+    """The tie test of min must compare the values themselves: SymPy's Eq would
+    rewrite Eq(1.5*x, m) as Eq(x, m/1.5), inexact in floats (0/0 gradients)."""
     x = sd.matrix("x")
     cost = sd.sum(sd.min(1.5 * x, axis=0))
     values = {x: np.array([[1.3021], [0.2829], [-0.8185]])}

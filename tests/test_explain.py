@@ -39,15 +39,15 @@ def test_each_step_of_the_blackboard_derivation(network):
     assert "g2 = g_loss/N = 1/N" in text  # through mean: the division by N, then the sum
     assert "= (yp - y)/N" in text  # d loss/d yp
     assert "g_yp = g5 = (yp - y)/N" in text
-    assert "-> [7]  yp*g_yp*(1 - yp)" in text  # the sigmoid's rule
-    assert "g7 = yp*g_yp*(1 - yp) = yp*(1 - yp)*(yp - y)/N" in text  # through the sigmoid
+    assert "-> [7]  g_yp*yp*(1 - yp)" in text  # the sigmoid's rule
+    assert "g7 = g_yp*yp*(1 - yp) = yp*(1 - yp)*(yp - y)/N" in text  # through the sigmoid
     assert "-> [10]  h.T @ g9" in text  # the rule of @ for its right operand
     assert "g_w1 = h.T @ g9 = h.T @ (yp*(1 - yp)*(yp - y)/N)" in text  # through @ to w1
     assert "g_h = g9 @ w1.T = (yp*(1 - yp)*(yp - y)/N) @ w1.T" in text  # and on, to h
     assert "g_w0 = X.T @ g14 = X.T @ (h*(1 - h)*((yp*(1 - yp)*(yp - y)/N) @ w1.T))" in text  # to w0
     for name in ("w0", "b0", "w1", "b1"):
         assert f"the gradient d loss/d {name}" in text
-    assert "N  = X.shape[0]*y.shape[1]" in text and "h  = sigmoid(b0 + X @ w0)" in text
+    assert "N  = X.shape[0]*y.shape[1]" in text and "h  = sigmoid(X @ w0 + b0)" in text
 
 
 def test_steps_run_from_the_cost_back_to_the_variables(network):

@@ -155,6 +155,7 @@ _ELEMENTWISE = {
     fn.softplus: elementwise(lambda x: np.logaddexp(0, x), lambda out, x: _sigmoid(x)),
     fn.relu: elementwise(lambda x: np.maximum(x, 0), lambda out, x: x > 0),
     fn.step: elementwise(lambda x: np.where(x > 0, 1.0, 0.0), _zero),
+    fn.same: Rule(lambda node, a, b: np.where(np.equal(a, b), 1.0, 0.0), _no_gradient),
     sp.Add: Rule(lambda node, *xs: functools.reduce(operator.add, xs), _add_vjp),
     sp.Mul: Rule(lambda node, *xs: functools.reduce(operator.mul, xs), _mul_vjp),
     sp.Pow: Rule(lambda node, b, e: _power(b, e), _pow_vjp),

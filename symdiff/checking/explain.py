@@ -22,7 +22,7 @@ from ..grad import _isolate_targets, local_vjps, reverse_accumulate
 from ..graph.nodes import BroadcastTo
 from ..graph.symbols import TensorVar, name_of
 from ..graph.types import FLOAT_DTYPES, fmt_shape, shape_of, value_dtype
-from ..printing import formula
+from ..printing import formula, latex_of, text_of
 from ..tensor import Tensor, as_tensor
 
 
@@ -91,13 +91,13 @@ class Explanation:
             if _is_shared_name(name) and self._globals.setdefault(name, definition) == definition:
                 continue
             local.append((name, definition))
-        show = sp.sstr if fmt == "text" else sp.latex
+        show = text_of if fmt == "text" else latex_of
         return show(f.main), [(_name(n, fmt), show(d)) for n, d in local]
 
     def _render(self, fmt: str) -> str:
         self._globals = {}
         body = [self._render_step(s, fmt) for s in self.steps]
-        shared = [(_name(n, fmt), sp.sstr(d) if fmt == "text" else sp.latex(d)) for n, d in sorted(self._globals.items())]
+        shared = [(_name(n, fmt), text_of(d) if fmt == "text" else latex_of(d)) for n, d in sorted(self._globals.items())]
         cost, targets = _name(self.cost_name, fmt), ", ".join(_name(t, fmt) for t in self.target_names)
         if fmt == "text":
             head = [
@@ -164,7 +164,7 @@ def _is_shared_name(name: str) -> bool:
 
 
 def _name(name: str, fmt: str) -> str:
-    return name if fmt == "text" else sp.latex(sp.Symbol(name))
+    return name if fmt == "text" else latex_of(sp.Symbol(name))
 
 
 def _adjoint_placeholder(name: str, node: sp.Basic) -> sp.Expr:

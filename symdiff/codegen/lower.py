@@ -55,6 +55,7 @@ _TRANSCENDENTAL = {
 _LIBM = {sp.sin: "math.sin", sp.cos: "math.cos", sp.tan: "math.tan", sp.asin: "math.asin", sp.atan: "math.atan"}
 _RELATIONAL = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: ">", sp.GreaterThan: ">=",
                sp.Eq: "==", sp.Ne: "!="}
+_MAX_INLINE_DEPTH = 24
 _REDUCE_INIT = {"sum": sp.S.Zero, "prod": sp.S.One, "max": -sp.oo, "min": sp.oo}
 
 
@@ -169,6 +170,14 @@ class KernelWriter:
                 owners[node] = {node}
             else:
                 owners[node] = loops
+        # bound the nesting of inlined code (deep chains would exhaust Python's stack)
+        depth: dict = {}
+        for node in self.order:
+            if _is_elementwise(node) and node not in chosen:
+                depth[node] = 1 + max((depth.get(c, 0) for c in children(node) if c not in chosen), default=0)
+                if depth[node] > _MAX_INLINE_DEPTH:
+                    chosen.add(node)
+                    depth[node] = 0
         return [n for n in self.order if n in chosen]
 
     # ------------------------------------------------------------------ scalar expressions
@@ -275,6 +284,9 @@ class KernelWriter:
             return code
         if isinstance(node, sp.core.relational.Relational):
             return f"({arg(node.lhs)} {_RELATIONAL[type(node)]} {arg(node.rhs)})"
+        if isinstance(node, sp.ITE):
+            c, a, b = (arg(x) for x in node.args)
+            return f"({a} if {c} else {b})"
         if isinstance(node, sp.And):
             return "(" + " and ".join(arg(a) for a in node.args) + ")"
         if isinstance(node, sp.Or):
@@ -296,6 +308,9 @@ class KernelWriter:
             x = arg(node.args[0])
             zero = self.number(sp.S.Zero, dtype)
             return f"({x} if {x} > {zero} else {zero})"
+        if func is fn.same:
+            a, b = (arg(x) for x in node.args)
+            return f"({self.number(sp.S.One, dtype)} if {a} == {b} else {self.number(sp.S.Zero, dtype)})"
         if func is fn.step:
             return f"({self.number(sp.S.One, dtype)} if {arg(node.args[0])} > 0 else {self.number(sp.S.Zero, dtype)})"
         raise LoweringError(f"no Numba lowering for {func.__name__} (in {brief(node)})")

@@ -61,6 +61,20 @@ class relu(sp.Function):
         return rf"\operatorname{{relu}}\left({printer._print(self.args[0])}\right)"
 
 
+class same(sp.Function):
+    """1 where ``a == b`` exactly, else 0 (marks the maxima of a ``max`` for its gradient).
+
+    Not a SymPy ``Eq``, which would rewrite ``Eq(1.5*x, m)`` as ``Eq(x, m/1.5)``:
+    a different test in floating point.
+    """
+
+    is_real = True
+    is_nonnegative = True
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
 class tanh(sp.tanh):
     """Hyperbolic tangent of a real argument.
 
@@ -79,4 +93,4 @@ class tanh(sp.tanh):
         return 1 - self**2
 
 
-ELEMENTWISE_FUNCTIONS = (sigmoid, softplus, step, relu, tanh)
+ELEMENTWISE_FUNCTIONS = (sigmoid, softplus, step, relu, tanh, same)

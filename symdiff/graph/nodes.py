@@ -14,6 +14,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
+from .functions import same
 from .symbols import Static
 from .types import broadcast_shapes, dtype_of, fmt_shape, same_shape, shape_of, size_of, value_dtype
 
@@ -314,7 +315,7 @@ class Reduce(_AxisReduction):
         out_kept = with_kept_dims(self, self.axes, self.keepdims, shape)
         if self.kind == "prod":
             return [g_kept * out_kept / x]
-        hit = sp.Piecewise((sp.S.One, sp.Eq(x, out_kept)), (sp.S.Zero, True))
+        hit = same(x, out_kept)
         ties = Reduce.make(hit, "sum", self.axes, keepdims=True)
         return [g_kept * hit / ties]
 

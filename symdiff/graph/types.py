@@ -135,7 +135,17 @@ def _ensure(expr) -> None:
     for node in postorder([expr]):
         if node not in _SHAPES:
             shape, dtype, constraints = _infer(node)
+            for a, b in constraints:
+                _union(a, b)
             _SHAPES[node], _DTYPES[node], _CONSTRAINTS[node] = shape, dtype, constraints
+
+
+def stand_in(name: str, like: sp.Basic) -> TensorVar:
+    """A new variable named ``name`` with exactly the (symbolic) type of ``like``."""
+    shape = shape_of(like)
+    var = TensorVar(name, tuple(int(d) if d.is_Integer else None for d in shape), value_dtype(like))
+    _SHAPES[var], _DTYPES[var], _CONSTRAINTS[var] = shape, value_dtype(like), ()
+    return var
 
 
 def shape_of(expr: sp.Basic) -> tuple:
