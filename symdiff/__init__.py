@@ -9,3 +9,7 @@ from .runtime.function import Function, function
 from .checking.backprop import backprop
 from .checking.check_grad import check_grad
 from .checking.explain import explain
+
+# Load the compiled helpers every kernel calls (vectorised math, BLAS) now, so
+# that compiling a function pays only for its own kernel.
+from .codegen import blas as _blas, fastmath as _fastmath, support as _support  # noqa: E402,F401

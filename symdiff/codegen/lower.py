@@ -113,6 +113,7 @@ class KernelWriter:
 
     def __init__(self, outputs: list, updates: list, inputs: list):
         self.outputs = outputs
+        self.inputs = inputs
         self.updates = updates  # [(shared TensorVar, expr)]
         self.roots = list(outputs) + [e for _, e in updates]
         self.order = postorder(self.roots)
@@ -183,6 +184,8 @@ class KernelWriter:
     # ------------------------------------------------------------------ scalar expressions
     def dim_code(self, dim: sp.Expr) -> str:
         """Python code for a (symbolic) size."""
+        if dim.is_Symbol:  # already code
+            return dim.name
         if dim.is_Integer:
             return str(int(dim))
         if isinstance(dim, Dim):
@@ -399,7 +402,8 @@ class KernelWriter:
             if not shape_of(node):
                 self.scalars.add(node)  # vector . vector is a scalar
         elif isinstance(node, Transpose):
-            line = f"{name} = {ops[0]}.transpose({node.perm})"
+            reverse = node.perm == tuple(reversed(range(len(node.perm))))
+            line = f"{name} = {ops[0]}.T" if reverse else f"{name} = np.transpose({ops[0]}, {node.perm})"
         elif isinstance(node, Reshape):
             dims = ", ".join(self.dim_code(d) for d in node.dims)
             line = f"{name} = np.ascontiguousarray({ops[0]}).reshape(({dims},))"
@@ -463,9 +467,15 @@ class KernelWriter:
             value = self.value_of(expr, arrays)
             copy = ".copy()" if expr in self.arg_vars and shape_of(expr) else ""
             self.lines.append(f"    new_{self.names[var]} = {value}{copy}")
-        for var, _ in self.updates:
+        for var, expr in self.updates:  # element loops: slice assignment is slow to compile
             target = self.names[var]
-            self.lines.append(f"    {target}[{'...' if var.static_shape else '()'}] = new_{target}")
+            ndim = len(var.static_shape)
+            dims = tuple(sp.Symbol(f"{target}.shape[{k}]") for k in range(ndim))
+            index = [f"i{k}" for k in range(ndim)]
+            lead = ndim - len(shape_of(expr))
+            source_index = ", ".join(index[lead + k] if n != 1 else "0" for k, n in enumerate(shape_of(expr)))
+            value = f"new_{target}[{source_index}]" if shape_of(expr) else f"new_{target}"
+            self.lines += self.loop_nest(dims, [f"{target}[{', '.join(index) or '()'}] = {value}"])
         self.lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
         args = ", ".join(self.names[v] for v in self.arg_vars)
         consts = [f"{name} = np.float32({text})" for (text, _), name in self.constants.items()]
@@ -476,7 +486,7 @@ class KernelWriter:
             "import numpy as np",
             "from symdiff.codegen.fastmath import *  # noqa: F401,F403",
             "from symdiff.codegen.blas import matmul  # noqa: F401",
-            "from symdiff.codegen.support import logsumexp_rows  # noqa: F401",
+            "from symdiff.codegen.support import logsumexp_rows, rows_of  # noqa: F401",
             "",
             *consts,
             "",
@@ -484,8 +494,44 @@ class KernelWriter:
             "@numba.njit(cache=True, nogil=True, error_model='numpy')",
             f"def kernel({args}):",
         ]
-        source = "\n".join(header + self.lines) + "\n"
+        source = "\n".join(header + self.lines) + "\n" + self.loop_source(scalar_outputs)
         return Kernel(source, self.arg_vars, len(self.outputs), scalar_outputs, [v for v, _ in self.updates])
+
+    def loop_source(self, scalar_outputs: list) -> str:
+        """Source of ``loop``: ``n_steps`` calls of ``kernel`` in one compiled call, feeding
+        each step the next ``batch`` rows of the inputs (wrapping around; ``batch`` 0
+        means whole inputs), with each output stacked over the steps."""
+        n_in = len(self.inputs)
+        inputs = [self.names[v] for v in self.arg_vars[:n_in]]
+        rest = [self.names[v] for v in self.arg_vars[n_in:]]
+        batched = [f"rows_of({x}, first, batch)" if v.static_shape else x for x, v in zip(inputs, self.arg_vars)]
+        call = f"kernel({', '.join(batched + rest)})"
+        outs = [f"out{k}" for k in range(len(scalar_outputs))]
+        lines = [
+            "",
+            "",
+            "@numba.njit(cache=True, nogil=True)",
+            f"def loop(n_steps, offset, batch, {', '.join(inputs + rest)}):",
+        ]
+        if inputs and any(v.static_shape for v in self.arg_vars[:n_in]):
+            n_rows = next(x for x, v in zip(inputs, self.arg_vars) if v.static_shape)
+            lines.append(f"    first = (offset * batch) % max({n_rows}.shape[0], 1)")
+        else:
+            lines.append("    first = 0")
+        lines.append(f"    result = {call}")
+        for k, (out, scalar) in enumerate(zip(outs, scalar_outputs)):
+            if scalar:
+                lines.append(f"    {out} = np.empty(n_steps, dtype=np.asarray(result[{k}]).dtype)")
+            else:
+                lines.append(f"    {out} = np.empty((n_steps,) + result[{k}].shape, dtype=result[{k}].dtype)")
+            lines.append(f"    {out}[0] = result[{k}]")
+        lines.append("    for step in range(1, n_steps):")
+        if inputs and any(v.static_shape for v in self.arg_vars[:n_in]):
+            lines.append(f"        first = ((offset + step) * batch) % max({n_rows}.shape[0], 1)")
+        lines.append(f"        result = {call}")
+        lines += [f"        {out}[step] = result[{k}]" for k, out in enumerate(outs)]
+        lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+        return "\n".join(lines) + "\n"
 
     def value_of(self, expr, arrays) -> str:
         """Code for a root's value (a materialised name, or an inline constant/size)."""

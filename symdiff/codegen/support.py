@@ -24,3 +24,18 @@ def logsumexp_rows(x):
             total += np.exp(x[r, c] - m)
         out[r] = m + np.log(total)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def rows_of(x, first, batch):
+    """Rows ``first .. first+batch`` of ``x``, wrapping around past the end
+    (all of ``x`` when ``batch`` is 0); always a C-contiguous array."""
+    n = x.shape[0]
+    if batch == 0:
+        return np.ascontiguousarray(x)
+    if first + batch <= n:
+        return np.ascontiguousarray(x[first:first + batch])
+    out = np.empty((batch,) + x.shape[1:], dtype=x.dtype)
+    for r in range(batch):
+        out[r] = x[(first + r) % n]
+    return out

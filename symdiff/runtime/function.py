@@ -40,7 +40,8 @@ class Function:
         self.kernel: Kernel = generate_kernel(out_exprs, [(s.expr, e) for s, e in zip(self.shared, update_exprs)], in_vars)
         self._shared_by_var = _shared_variables(self.kernel, self.shared)
         self._check_shapes = _shape_checker(self.kernel, exprs, list(zip(self.shared, update_exprs)))
-        self._kernel = load_kernel_module(self.kernel.source).kernel
+        module = load_kernel_module(self.kernel.source)
+        self._kernel, self._loop = module.kernel, module.loop
         self._copy_outputs = [isinstance(e, _VIEW_OPS) or isinstance(e, TensorVar) for e in out_exprs]
         self._out_dtypes = [np.dtype(value_dtype(e)) for e in out_exprs]
         self._extra_args = [v for v in self.kernel.arg_vars[len(self.inputs):]]
@@ -73,6 +74,59 @@ class Function:
             else:
                 outs.append(np.asarray(value, dtype=dtype))
         return outs[0] if self._single else outs
+
+
+    def loop(self, n_steps: int, *inputs, batch_size: int | None = None, progress: bool = False):
+        """Run ``n_steps`` calls inside compiled code; return each output stacked over steps.
+
+        With ``batch_size``, step ``k`` gets rows ``k*batch_size ...`` of every input
+        (in order, wrapping around), as minibatch training does.  ``progress=True``
+        draws a progress bar, running the loop in chunks between its updates.
+        """
+        n_steps = int(n_steps)
+        if n_steps < 1:
+            raise ValueError(f"loop: n_steps must be at least 1, got {n_steps}")
+        arrays = self._arguments(inputs)
+        batch = 0 if batch_size is None else int(batch_size)
+        if batch_size is not None:
+            _check_batching(self.inputs, arrays, batch)
+        chunk = n_steps if not progress else max(1, n_steps // 40)
+        pieces, done = [], 0
+        while done < n_steps:
+            size = min(chunk, n_steps - done)
+            pieces.append(self._loop(size, done, batch, *arrays))
+            done += size
+            if progress:
+                _draw_progress(done, n_steps)
+        outs = [np.concatenate([p[k] for p in pieces]) for k in range(self.kernel.n_outputs)]
+        return outs[0] if self._single else outs
+
+
+def _check_batching(inputs, arrays, batch: int) -> None:
+    if batch < 1:
+        raise ValueError(f"loop: batch_size must be a positive int, got {batch}")
+    for var, arr in zip(inputs, arrays):
+        v = var.expr
+        if not v.static_shape:
+            continue
+        if v.static_shape[0] is not None:
+            raise ValueError(f"loop: input {v.name!r} has a fixed first size {v.static_shape[0]}; batching needs it None")
+        if arr.shape[0] < batch:
+            raise ValueError(f"loop: input {v.name!r} has {arr.shape[0]} rows, fewer than batch_size={batch}")
+    rows = {arr.shape[0] for var, arr in zip(inputs, arrays) if var.expr.static_shape}
+    if len(rows) > 1:
+        raise ValueError(f"loop: batched inputs must have the same number of rows, got {sorted(rows)}")
+
+
+def _draw_progress(done: int, total: int) -> None:
+    import sys
+
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def function(
