@@ -17,6 +17,7 @@ from ..graph.symbols import Dim, TensorVar
 from ..graph.types import broadcast_shapes, constraints_of, fmt_shape, shape_of, value_dtype
 from ..graph.walk import postorder, replace
 from ..printing import brief
+from ..rewrites import stabilize
 from ..tensor import SharedVariable, Tensor, Variable, as_tensor
 from .cache import load_kernel_module
 
@@ -34,6 +35,7 @@ class Function:
         exprs = [o.expr for o in outs] + [v.expr for _, v in pairs]
         if givens:
             exprs = replace(exprs, _givens_mapping(givens))
+        exprs = stabilize(exprs)
         out_exprs, update_exprs = exprs[: len(outs)], exprs[len(outs):]
         self.shared = [s for s, _ in pairs]
         in_vars = [i.expr for i in self.inputs]
