@@ -17,21 +17,25 @@ def make_data(n: int = 1000, seed: int = 1):
     return X, y
 
 
-def main() -> None:
+def build_network(seed: int = 0):
+    """The issue's network: returns ``(X, y, params, yp, loss)`` with params [w0, b0, w1, b1]."""
     X = sd.matrix("X")
     y = sd.matrix("y")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     w0 = sd.shared(rng.standard_normal((4, 20)), name="w0")
     b0 = sd.shared(np.zeros(20), name="b0")
     w1 = sd.shared(rng.standard_normal((20, 1)), name="w1")
     b1 = sd.shared(np.zeros(1), name="b1")
     h = sd.sigmoid(X @ w0 + b0, name="h")
     yp = sd.sigmoid(h @ w1 + b1, name="yp")
-    loss = sd.mean(0.5 * (yp - y) ** 2)
+    loss = sd.mean(0.5 * (yp - y) ** 2, name="loss")
+    return X, y, [w0, b0, w1, b1], yp, loss
 
+
+def main() -> None:
+    X, y, params, yp, loss = build_network()
     print("d(0.5*sum((yp - y)**2)) / d yp =")
     print(sd.pprint(sd.grad(0.5 * sd.sum((yp - y) ** 2), yp)), end="\n\n")
-    params = [w0, b0, w1, b1]
     grads = sd.grad(loss, params)
     for p, g in zip(params, grads):
         print(f"d loss / d {p.name} =")
