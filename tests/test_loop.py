@@ -1,0 +1,71 @@
+"""``f.loop``: many training steps inside one compiled call, with minibatches."""
+import numpy as np
+import pytest
+
+import symdiff as sd
+
+
+def _regression():
+    """Linear least squares trained by SGD: params (w, b), inputs (X, y)."""
+    X, y = sd.matrix("X"), sd.vector("y")
+    w = sd.shared(np.zeros(3), name="w")
+    b = sd.shared(np.zeros(()), name="b")
+    loss = sd.mean((X @ w + b - y) ** 2)
+    gw, gb = sd.grad(loss, [w, b])
+    step = sd.function([X, y], [loss, gw], updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
+    return step, w, b
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((10, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.3
+
+
+def test_loop_equals_repeated_calls(data):
+    X, y = data
+    step, w, b = _regression()
+    losses, grads = step.loop(25, X, y)
+    final = (w.get_value(), b.get_value())
+    w.set_value(np.zeros(3))
+    b.set_value(np.zeros(()))
+    expected = [step(X, y) for _ in range(25)]
+    np.testing.assert_allclose(losses, [e[0] for e in expected], rtol=1e-12)
+    np.testing.assert_allclose(grads, np.stack([e[1] for e in expected]), rtol=1e-12)
+    np.testing.assert_allclose(final[0], w.get_value(), rtol=1e-12)
+    assert losses.shape == (25,) and grads.shape == (25, 3)
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_minibatches_are_taken_in_order_and_wrap_around(data):
+    X, y = data
+    step, w, b = _regression()
+    losses, _ = step.loop(7, X, y, batch_size=4)
+    w.set_value(np.zeros(3))
+    b.set_value(np.zeros(()))
+    expected = []
+    for k in range(7):
+        rows = [(4 * k + r) % 10 for r in range(4)]
+        expected.append(float(step(X[rows], y[rows])[0]))
+    np.testing.assert_allclose(losses, expected, rtol=1e-12)
+
+
+def test_progress_bar_runs_in_chunks(data, capsys):
+    X, y = data
+    step, _, _ = _regression()
+    losses, _ = step.loop(80, X, y, batch_size=5, progress=True)
+    assert losses.shape == (80,)
+    err = capsys.readouterr().err
+    assert "80/80 steps" in err and err.count("steps") > 2
+
+
+def test_loop_errors(data):
+    X, y = data
+    step, _, _ = _regression()
+    with pytest.raises(ValueError, match="n_steps"):
+        step.loop(0, X, y)
+    with pytest.raises(ValueError, match="fewer than batch_size"):
+        step.loop(3, X, y, batch_size=11)
+    with pytest.raises(ValueError, match=r"y.shape\[0\] = 8 but X.shape\[0\] = 10"):
+        step.loop(3, X, y[:8], batch_size=2)
