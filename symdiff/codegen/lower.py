@@ -19,6 +19,7 @@ products to BLAS via :mod:`symdiff.codegen.blas`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -43,6 +44,7 @@ class Config:
     """Code generation switches."""
 
     fast_math: bool = True  # vectorisable exp/log/...; False: plain libm calls
+    parallel_threshold: int = 200_000  # loops over at least this many elements use prange; 0: never
 
 
 config = Config()
@@ -56,6 +58,7 @@ _LIBM = {sp.sin: "math.sin", sp.cos: "math.cos", sp.tan: "math.tan", sp.asin: "m
 _RELATIONAL = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: ">", sp.GreaterThan: ">=",
                sp.Eq: "==", sp.Ne: "!="}
 _MAX_INLINE_DEPTH = 24
+_MAX_PARALLEL_NESTS = 4
 _REDUCE_INIT = {"sum": sp.S.Zero, "prod": sp.S.One, "max": -sp.oo, "min": sp.oo}
 
 
@@ -93,12 +96,14 @@ class _Namer:
 
     def __call__(self, base: str) -> str:
         base = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in base) or "v"
+        # no "_<digit>": Numba names SSA versions "x.1" and legalises them to "x_1"
+        base = re.sub(r"_+(?=\d)", "", base).rstrip("_") or "v"
         if base[0].isdigit():
             base = "v" + base
         name, k = base, 1
         while name in self.used or name in _RESERVED:
             k += 1
-            name = f"{base}_{k}"
+            name = f"{base}{k}"
         self.used.add(name)
         return name
 
@@ -111,7 +116,7 @@ _RESERVED = {"np", "math", "numba", "matmul", "kernel", "range", "min", "max", "
 class KernelWriter:
     """Builds the source of one kernel for the given roots."""
 
-    def __init__(self, outputs: list, updates: list, inputs: list):
+    def __init__(self, outputs: list, updates: list, inputs: list, allow_parallel: bool = True):
         self.outputs = outputs
         self.inputs = inputs
         self.updates = updates  # [(shared TensorVar, expr)]
@@ -133,6 +138,8 @@ class KernelWriter:
         self.lines: list = []
         self.constants: dict = {}
         self.scalars: set = set()  # materialised nodes held as scalars (shape ())
+        self.allow_parallel = allow_parallel
+        self.parallel_nests = 0  # loop nests that may run with prange
 
     @staticmethod
     def _dims_in(node):
@@ -319,14 +326,27 @@ class KernelWriter:
         raise LoweringError(f"no Numba lowering for {func.__name__} (in {brief(node)})")
 
     # ------------------------------------------------------------------ loop nests
-    def loop_nest(self, shape: tuple, body: list, indent: int = 1) -> list:
-        idx = [f"i{k}" for k in range(len(shape))]
+    def loop_nest(self, shape: tuple, body: list, indent: int = 1, parallel: bool = False) -> list:
+        """A loop nest over ``shape`` running ``body``.  With ``parallel`` (the outer
+        iterations are independent), a large nest runs its outer loop with ``prange``
+        across cores; small ones stay serial, where threads cost more than they give."""
+        if parallel and self.allow_parallel and config.parallel_threshold and shape and not _statically_small(shape):
+            self.parallel_nests += 1
+            size = " * ".join(self.dim_code(n) for n in shape)
+            return (
+                [f"{'    ' * indent}if {size} >= {config.parallel_threshold}:"]
+                + self._nest(shape, body, indent + 1, "numba.prange")
+                + [f"{'    ' * indent}else:"]
+                + self._nest(shape, body, indent + 1, "range")
+            )
+        return self._nest(shape, body, indent, "range")
+
+    def _nest(self, shape: tuple, body: list, indent: int, outer: str) -> list:
         lines, pad = [], "    " * indent
         for k, n in enumerate(shape):
-            lines.append(pad + "    " * k + f"for {idx[k]} in range({self.dim_code(n)}):")
+            lines.append(pad + "    " * k + f"for i{k} in {outer if k == 0 else 'range'}({self.dim_code(n)}):")
         inner = pad + "    " * len(shape)
-        lines += [inner + b for b in body]
-        return lines
+        return lines + [inner + b for b in body]
 
     def new_ctx(self, root, dtype: str, arrays: dict) -> dict:
         uses: dict = {}
@@ -354,7 +374,7 @@ class KernelWriter:
         self.lines.append(f"    {name} = np.empty(({dims},), dtype=np.{dtype if dtype != 'bool' else 'bool_'})")
         index = tuple(f"i{k}" for k in range(len(shape)))
         value = self.scalar_op(node, index, ctx)
-        self.lines += self.loop_nest(shape, ctx["body"] + [f"{name}[{', '.join(index)}] = {value}"])
+        self.lines += self.loop_nest(shape, ctx["body"] + [f"{name}[{', '.join(index)}] = {value}"], parallel=True)
 
     def emit_reduce(self, node: Reduce, name: str, arrays: dict) -> None:
         x = node.args[0]
@@ -384,7 +404,8 @@ class KernelWriter:
             "max": f"{target} = v if (v > {target} or v != v) else {target}",
             "min": f"{target} = v if (v < {target} or v != v) else {target}",
         }[node.kind])
-        self.lines += self.loop_nest(xshape, body)
+        # a sum or product into one scalar is a reduction prange knows; partial ones race
+        self.lines += self.loop_nest(xshape, body, parallel=not out_shape and node.kind in ("sum", "prod"))
 
     def emit_tensor_op(self, node: TensorOp, name: str, arrays: dict) -> None:
         if isinstance(node, BroadcastTo):
@@ -449,6 +470,11 @@ class KernelWriter:
     # ------------------------------------------------------------------ whole kernel
     def write(self) -> Kernel:
         arrays = {v: self.names[v] for v in self.arg_vars}
+        for v in self.arg_vars:  # 0-d inputs read once, as scalars (prange bodies cannot index them)
+            if not v.static_shape:
+                arrays[v] = self.namer(f"{self.names[v]}_value")
+                self.scalars.add(v)
+                self.lines.append(f"    {arrays[v]} = {self.names[v]}[()]")
         for node in self.materialised():
             name = self.namer(_node_name(node))
             arrays[node] = name
@@ -491,7 +517,7 @@ class KernelWriter:
             *consts,
             "",
             "",
-            "@numba.njit(cache=True, nogil=True, error_model='numpy')",
+            f"@numba.njit(cache=True, nogil=True, error_model='numpy'{', parallel=True' if self.parallel_nests else ''})",
             f"def kernel({args}):",
         ]
         source = "\n".join(header + self.lines) + "\n" + self.loop_source(scalar_outputs)
@@ -544,6 +570,11 @@ class KernelWriter:
         raise LoweringError(f"cannot lower output {brief(expr)}")
 
 
+def _statically_small(shape: tuple) -> bool:
+    size = sp.Mul(*shape)
+    return bool(size.is_Integer and size < config.parallel_threshold)
+
+
 def dtype_cast(dtype: str) -> str:
     return {"float32": "np.float32", "float64": "np.float64", "bool": "np.float64"}[dtype]
 
@@ -570,4 +601,9 @@ def _node_name(node) -> str:
 
 def generate_kernel(outputs: list, updates: list, inputs: list) -> Kernel:
     """Source of a kernel computing ``outputs`` and the ``updates`` (simultaneous)."""
-    return KernelWriter(outputs, updates, inputs).write()
+    kernel = KernelWriter(outputs, updates, inputs).write()
+    if kernel.source.count("numba.prange") > _MAX_PARALLEL_NESTS:
+        # Numba's parallel passes cost about half a second per loop nest to compile:
+        # worth it for a few big elementwise loops, not for a whole training step
+        kernel = KernelWriter(outputs, updates, inputs, allow_parallel=False).write()
+    return kernel

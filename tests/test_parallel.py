@@ -1,0 +1,40 @@
+"""Large elementwise loops and full reductions run with prange; results match the serial path."""
+import numpy as np
+
+import symdiff as sd
+
+
+def test_large_loops_use_prange_and_agree_with_numpy():
+    x = sd.vector("x")
+    cost = sd.sum(sd.tanh(x) * sd.exp(-x**2) + sd.log1p(x**2))
+    f = sd.function([x], [cost, sd.grad(cost, x)])
+    assert "numba.prange" in f.source and "parallel=True" in f.source
+    v = np.random.default_rng(0).standard_normal(300_000) * 2
+    total, g = f(v)
+    t, e = np.tanh(v), np.exp(-v * v)
+    np.testing.assert_allclose(total, np.sum(t * e + np.log1p(v * v)), rtol=1e-10)
+    np.testing.assert_allclose(g, (1 - t * t) * e - 2 * v * t * e + 2 * v / (1 + v * v), rtol=1e-12, atol=1e-15)
+    small = v[:1000]  # below the threshold: the serial branch of the same kernel
+    np.testing.assert_allclose(f(small)[1], (1 - t[:1000] ** 2) * e[:1000] - 2 * small * t[:1000] * e[:1000] + 2 * small / (1 + small**2), rtol=1e-12, atol=1e-15)
+
+
+def test_threshold_zero_turns_prange_off():
+    x = sd.vector("x")
+    old = sd.config.parallel_threshold
+    sd.config.parallel_threshold = 0
+    try:
+        f = sd.function([x], sd.exp(x) * 2)
+    finally:
+        sd.config.parallel_threshold = old
+    assert "prange" not in f.source and "parallel=True" not in f.source
+    np.testing.assert_allclose(f(np.array([0.0, 1.0])), [2.0, 2 * np.e])
+
+
+def test_kernels_with_many_loops_stay_serial():
+    """A whole training step has many loop nests; Numba's parallel passes would
+    cost seconds of compile time for them, so the kernel stays serial."""
+    X, w = sd.matrix("X"), sd.shared(np.ones((3, 2)), name="w")
+    h = sd.tanh(X @ w)
+    loss = sd.mean(h**2)
+    f = sd.function([X], loss, updates=[(w, w - 0.1 * sd.grad(loss, w))])
+    assert "prange" not in f.source.split("def loop")[0]
