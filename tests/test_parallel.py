@@ -33,8 +33,11 @@ def test_threshold_zero_turns_prange_off():
 def test_kernels_with_many_loops_stay_serial():
     """A whole training step has many loop nests; Numba's parallel passes would
     cost seconds of compile time for them, so the kernel stays serial."""
-    X, w = sd.matrix("X"), sd.shared(np.ones((3, 2)), name="w")
-    h = sd.tanh(X @ w)
+    X = sd.matrix("X")
+    ws = [sd.shared(np.ones((3, 3)), name=f"w{k}") for k in range(3)]
+    h = X
+    for w in ws:
+        h = sd.tanh(h @ w)
     loss = sd.mean(h**2)
-    f = sd.function([X], loss, updates=[(w, w - 0.1 * sd.grad(loss, w))])
+    f = sd.function([X], loss, updates=[(w, w - 0.1 * g) for w, g in zip(ws, sd.grad(loss, ws))])
     assert "prange" not in f.source.split("def loop")[0]

@@ -9,7 +9,9 @@ already shared by SymPy's structural equality):
    close it) runs as one loop nest over memory with no temporaries.  An
    elementwise node becomes its own array only when it is a result, feeds a
    tensor op, or is costly and consumed by several loops.
-2. *Emit.*  Each array or reduction is a loop nest over its shape; operands
+2. *Emit.*  Consecutive elementwise values and reductions over the same
+   iteration shape share one loop nest (a value read only inside it stays a
+   scalar and is never stored); operands
    are indexed by NumPy broadcasting (a size that is literally 1 reads index
    0).  Scalar temporaries hold values used twice inside one loop.
 
@@ -29,7 +31,7 @@ from ..graph import functions as fn
 from ..graph.nodes import (BroadcastTo, Concatenate, ConcatPart, Index, IndexAdjoint, LogSumExp, MatMul, Reduce, Reshape,
                            TensorOp, Transpose)
 from ..graph.symbols import Count, Dim, TensorVar
-from ..graph.types import shape_of, value_dtype
+from ..graph.types import same_shape, shape_of, value_dtype
 from ..graph.walk import children, postorder
 from ..printing import brief
 from . import fastmath
@@ -178,6 +180,8 @@ class KernelWriter:
                 owners[node] = {node}
             else:
                 owners[node] = loops
+        self.consumers = consumers
+        self.owners = owners
         # bound the nesting of inlined code (deep chains would exhaust Python's stack)
         depth: dict = {}
         for node in self.order:
@@ -361,57 +365,123 @@ class KernelWriter:
                     stack.append(c)
         return {"temps": {}, "body": [], "dtype": dtype, "arrays": arrays, "uses": uses}
 
-    def emit_elementwise(self, node, name: str, arrays: dict) -> None:
-        shape = shape_of(node)
+    def emit_scalar(self, node, name: str, arrays: dict) -> None:
+        """A 0-d elementwise value: plain scalar code, no loop."""
         dtype = value_dtype(node)
         ctx = self.new_ctx(node, dtype if dtype != "bool" else "float64", arrays)
-        if not shape:
-            value = self.scalar_op(node, (), ctx)
-            self.lines += ["    " + b for b in ctx["body"]] + [f"    {name} = {value}"]
-            self.scalars.add(node)
-            return
-        dims = ", ".join(self.dim_code(n) for n in shape)
-        self.lines.append(f"    {name} = np.empty(({dims},), dtype=np.{dtype if dtype != 'bool' else 'bool_'})")
-        index = tuple(f"i{k}" for k in range(len(shape)))
-        value = self.scalar_op(node, index, ctx)
-        self.lines += self.loop_nest(shape, ctx["body"] + [f"{name}[{', '.join(index)}] = {value}"], parallel=True)
+        value = self.scalar_op(node, (), ctx)
+        self.lines += ["    " + b for b in ctx["body"]] + [f"    {name} = {value}"]
+        self.scalars.add(node)
 
-    def emit_reduce(self, node: Reduce, name: str, arrays: dict) -> None:
-        x = node.args[0]
-        xshape = shape_of(x)
-        dtype = value_dtype(node)
-        ctx = self.new_ctx(node, dtype, arrays)
-        index = tuple(f"i{k}" for k in range(len(xshape)))
-        value = self.operand(x, index, ctx)
-        init = self.number(_REDUCE_INIT[node.kind], dtype)
-        out_shape = shape_of(node)
-        if not out_shape:
-            acc = name
+    def loop_groups(self, nodes: list) -> list:
+        """Split materialised nodes into runs that share one loop nest: consecutive
+        elementwise values and reductions over the same iteration shape and dtype,
+        where no member reads a reduction still being accumulated in the run."""
+        groups: list = []
+        for node in nodes:
+            space = _iteration_shape(node)
+            if space is None:
+                groups.append([node])
+                continue
+            last = groups[-1] if groups else None
+            if (
+                last
+                and _iteration_shape(last[0]) is not None
+                and same_shape(_iteration_shape(last[0]), space)
+                and value_dtype(last[0]) == value_dtype(node)
+                and not any(isinstance(m, Reduce) and m in self.reads(node) for m in last)
+            ):
+                last.append(node)
+            else:
+                groups.append([node])
+        return groups
+
+    def reads(self, node) -> set:
+        """Materialised values that ``node``'s inline code reads."""
+        found, stack, seen = set(), list(children(node)), set()
+        while stack:
+            c = stack.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            if c in self.chosen:
+                found.add(c)
+            elif _is_elementwise(c):
+                stack.extend(children(c))
+        return found
+
+    def needs_array(self, node, members: set) -> bool:
+        """Whether a loop member's value is read outside its own loop nest."""
+        if node in self.roots:
+            return True
+        pending, seen = list(self.consumers.get(node, [])), set()
+        while pending:
+            parent = pending.pop()
+            if parent in seen or parent in members:
+                continue
+            seen.add(parent)
+            if parent in self.chosen or not _is_elementwise(parent):
+                return True
+            if not self.owners.get(parent, set()) <= members:
+                return True
+        return False
+
+    def emit_group(self, members: list, arrays: dict) -> None:
+        """One loop nest computing every member: elementwise values (kept as scalars
+        inside the loop, stored only if read elsewhere) and reductions."""
+        space = _iteration_shape(members[0])
+        dtype = value_dtype(members[0])
+        member_set = set(members)
+        index = tuple(f"i{k}" for k in range(len(space)))
+        ctx = {"temps": {}, "body": [], "dtype": dtype if dtype != "bool" else "float64", "arrays": arrays, "uses": {}}
+        for m in members:
+            for k, v in self.new_ctx(m, ctx["dtype"], arrays)["uses"].items():
+                ctx["uses"][k] = ctx["uses"].get(k, 0) + v
+        parallel = True
+        for m in members:
+            name = arrays[m]
+            self.lines.append(f"    # {name} = {brief(m)}")
+            if isinstance(m, Reduce):
+                parallel &= not shape_of(m) and m.kind in ("sum", "prod")
+                value = self.operand(m.args[0], index, ctx)
+                target = self.reduction_target(m, name, index)
+                v = self.namer("v")
+                ctx["body"].append(f"{v} = {value}")
+                ctx["body"].append({
+                    "sum": f"{target} += {v}",
+                    "prod": f"{target} *= {v}",
+                    "max": f"{target} = {v} if ({v} > {target} or {v} != {v}) else {target}",
+                    "min": f"{target} = {v} if ({v} < {target} or {v} != {v}) else {target}",
+                }[m.kind])
+                continue
+            value = self.scalar_op(m, index, ctx)
+            if self.needs_array(m, member_set):
+                dims = ", ".join(self.dim_code(n) for n in space)
+                self.lines.append(f"    {name} = np.empty(({dims},), dtype=np.{dtype if dtype != 'bool' else 'bool_'})")
+                ctx["body"].append(f"{name}[{', '.join(index)}] = {value}")
+                ctx["temps"][(m, index)] = f"{name}[{', '.join(index)}]"
+            else:
+                temp = self.namer("s")
+                ctx["body"].append(f"{temp} = {value}")
+                ctx["temps"][(m, index)] = temp
+        self.lines += self.loop_nest(space, ctx["body"], parallel=parallel)
+
+    def reduction_target(self, node: Reduce, name: str, index: tuple) -> str:
+        """Declare the accumulator of a reduction; return the code it accumulates into."""
+        init = self.number(_REDUCE_INIT[node.kind], value_dtype(node))
+        if not shape_of(node):
             self.scalars.add(node)
-            self.lines.append(f"    {acc} = {init}")
-            target = acc
+            self.lines.append(f"    {name} = {init}")
+            return name
+        dims = ", ".join(self.dim_code(n) for n in shape_of(node))
+        self.lines.append(f"    {name} = np.full(({dims},), {init}, dtype=np.{value_dtype(node)})")
+        if node.keepdims:
+            kept = ["0" if k in node.axes else i for k, i in enumerate(index)]
         else:
-            dims = ", ".join(self.dim_code(n) for n in out_shape)
-            self.lines.append(f"    {name} = np.full(({dims},), {init}, dtype=np.{dtype})")
-            kept = [("0" if k in node.axes else index[k]) for k in range(len(xshape))]
-            if not node.keepdims:
-                kept = [index[k] for k in range(len(xshape)) if k not in node.axes]
-            target = f"{name}[{', '.join(kept)}]"
-        body = ctx["body"] + [f"v = {value}"]
-        body.append({
-            "sum": f"{target} += v",
-            "prod": f"{target} *= v",
-            "max": f"{target} = v if (v > {target} or v != v) else {target}",
-            "min": f"{target} = v if (v < {target} or v != v) else {target}",
-        }[node.kind])
-        # a sum or product into one scalar is a reduction prange knows; partial ones race
-        self.lines += self.loop_nest(xshape, body, parallel=not out_shape and node.kind in ("sum", "prod"))
+            kept = [i for k, i in enumerate(index) if k not in node.axes]
+        return f"{name}[{', '.join(kept)}]"
 
     def emit_tensor_op(self, node: TensorOp, name: str, arrays: dict) -> None:
-        if isinstance(node, BroadcastTo):
-            return self.emit_elementwise(node, name, arrays)
-        if isinstance(node, Reduce):
-            return self.emit_reduce(node, name, arrays)
         ops = [arrays[o] for o in node.operands]
         if any(o in self.scalars for o in node.operands) and not isinstance(node, IndexAdjoint):
             raise LoweringError(f"{type(node).__name__} of a scalar is not supported")
@@ -475,14 +545,20 @@ class KernelWriter:
                 arrays[v] = self.namer(f"{self.names[v]}_value")
                 self.scalars.add(v)
                 self.lines.append(f"    {arrays[v]} = {self.names[v]}[()]")
-        for node in self.materialised():
-            name = self.namer(_node_name(node))
-            arrays[node] = name
+        nodes = self.materialised()
+        self.chosen = set(nodes)
+        for group in self.loop_groups(nodes):
+            for node in group:
+                arrays[node] = self.namer(_node_name(node))
+            if _iteration_shape(group[0]) is not None:
+                self.emit_group(group, arrays)
+                continue
+            node, name = group[0], arrays[group[0]]
             self.lines.append(f"    # {name} = {brief(node)}")
-            if isinstance(node, TensorOp):
+            if isinstance(node, TensorOp) and not isinstance(node, BroadcastTo):
                 self.emit_tensor_op(node, name, arrays)
             else:
-                self.emit_elementwise(node, name, arrays)
+                self.emit_scalar(node, name, arrays)
         results = []
         scalar_outputs = []
         for out in self.outputs:
@@ -568,6 +644,16 @@ class KernelWriter:
         if expr.is_Number or expr.is_NumberSymbol:
             return f"np.{value_dtype(expr)}({float(expr)!r})"
         raise LoweringError(f"cannot lower output {brief(expr)}")
+
+
+def _iteration_shape(node) -> tuple | None:
+    """The loop a node is computed by, if it can share one: its own shape for an
+    elementwise array, its operand's shape for a reduction; ``None`` otherwise."""
+    if isinstance(node, Reduce):
+        return shape_of(node.args[0])
+    if _is_elementwise(node) and shape_of(node):
+        return shape_of(node)
+    return None
 
 
 def _statically_small(shape: tuple) -> bool:
