@@ -88,7 +88,8 @@ class Explanation:
         f = formula(expr)
         local = []
         for name, definition in f.definitions:
-            if _is_shared_name(name) and self._globals.setdefault(name, definition) == definition:
+            # compare as text: each formula() call makes its own stand-in symbols
+            if _is_shared_name(name) and text_of(self._globals.setdefault(name, definition)) == text_of(definition):
                 continue
             local.append((name, definition))
         show = text_of if fmt == "text" else latex_of
