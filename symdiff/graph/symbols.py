@@ -34,12 +34,23 @@ class TensorVar(sp.Symbol):
         raise TypeError("symbolic variables are not picklable")
 
 
-class Dim(sp.Expr):
-    """The runtime length of axis ``axis`` of the input ``var`` (a positive integer)."""
+class _Size(sp.Expr):
+    """A positive integer known at run time: a constant for differentiation."""
 
     is_integer = True
     is_positive = True
     is_commutative = True
+
+    @property
+    def free_symbols(self):
+        return set()
+
+    def _eval_derivative(self, s):
+        return sp.S.Zero
+
+
+class Dim(_Size):
+    """The runtime length of axis ``axis`` of the input ``var`` (a positive integer)."""
 
     def __new__(cls, var: TensorVar, axis):
         return sp.Expr.__new__(cls, var, sp.Integer(axis))
@@ -52,13 +63,6 @@ class Dim(sp.Expr):
     def axis(self) -> int:
         return int(self.args[1])
 
-    @property
-    def free_symbols(self):
-        return set()
-
-    def _eval_derivative(self, s):
-        return sp.S.Zero
-
     def _sympystr(self, printer):
         return f"{self.var.name}.shape[{self.axis}]"
 
@@ -66,27 +70,16 @@ class Dim(sp.Expr):
         return rf"\operatorname{{len}}_{{{self.axis}}}({printer._print(self.var)})"
 
 
-class Count(sp.Expr):
+class Count(_Size):
     """The number of elements spanned by run-time sizes ``dims`` (what ``mean`` divides by).
 
     Kept as one atom so that printing shows ``N`` rather than a product of sizes.
     """
 
-    is_integer = True
-    is_positive = True
-    is_commutative = True
-
     @classmethod
     def make(cls, dims) -> sp.Expr:
         size = sp.Mul(*dims)
         return size if size.is_Integer else cls(*dims)
-
-    @property
-    def free_symbols(self):
-        return set()
-
-    def _eval_derivative(self, s):
-        return sp.S.Zero
 
     def _sympystr(self, printer):
         return "*".join(printer._print(d) for d in self.args)
