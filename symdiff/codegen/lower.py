@@ -374,27 +374,34 @@ class KernelWriter:
         self.scalars.add(node)
 
     def loop_groups(self, nodes: list) -> list:
-        """Split materialised nodes into runs that share one loop nest: consecutive
-        elementwise values and reductions over the same iteration shape and dtype,
-        where no member reads a reduction still being accumulated in the run."""
-        groups: list = []
-        for node in nodes:
-            space = _iteration_shape(node)
-            if space is None:
-                groups.append([node])
-                continue
+        """Schedule materialised nodes into groups that share one loop nest: elementwise
+        values and reductions over the same iteration shape and dtype, where no member
+        reads a reduction still being accumulated in the group.  Among the nodes whose
+        inputs are ready, one that can join the current group goes first."""
+        reads = {n: self.reads(n) for n in nodes}
+        remaining, done, groups = list(nodes), set(), []
+        while remaining:
+            ready = [n for n in remaining if reads[n] <= done]
             last = groups[-1] if groups else None
-            if (
-                last
-                and _iteration_shape(last[0]) is not None
-                and same_shape(_iteration_shape(last[0]), space)
-                and value_dtype(last[0]) == value_dtype(node)
-                and not any(isinstance(m, Reduce) and m in self.reads(node) for m in last)
-            ):
+            node = next((n for n in ready if last and self._joins(n, last, reads[n])), ready[0])
+            if last and self._joins(node, last, reads[node]):
                 last.append(node)
             else:
                 groups.append([node])
+            remaining.remove(node)
+            done.add(node)
         return groups
+
+    @staticmethod
+    def _joins(node, group: list, node_reads: set) -> bool:
+        space, first = _iteration_shape(node), _iteration_shape(group[0])
+        return (
+            space is not None
+            and first is not None
+            and same_shape(first, space)
+            and value_dtype(group[0]) == value_dtype(node)
+            and not any(isinstance(m, Reduce) and m in node_reads for m in group)
+        )
 
     def reads(self, node) -> set:
         """Materialised values that ``node``'s inline code reads."""
@@ -407,6 +414,40 @@ class KernelWriter:
             if c in self.chosen:
                 found.add(c)
             elif _is_elementwise(c):
+                stack.extend(children(c))
+        return found
+
+    def writes_in_place(self, schedule: list) -> dict:
+        """Update values that can be written straight into their shared variable:
+        ``{value node: variable}``.  Safe when the value is computed elementwise over
+        exactly the variable's shape, is used for nothing else, and nothing computed
+        after it reads the variable (its own loop reads only the same element)."""
+        roots = list(self.outputs) + [e for _, e in self.updates]
+        found = {}
+        for var, expr in self.updates:
+            if (
+                expr in self.chosen
+                and _is_elementwise(expr)
+                and roots.count(expr) == 1
+                and not self.consumers.get(expr)
+                and var.static_shape
+                and same_shape(shape_of(expr), shape_of(var))
+                and not any(var in self.leaves_read(n) for n in schedule[schedule.index(expr) + 1:])
+            ):
+                found[expr] = var
+        return found
+
+    def leaves_read(self, node) -> set:
+        """Variables that ``node``'s own code reads (through inlined operands)."""
+        found, stack, seen = set(), list(children(node)), set()
+        while stack:
+            c = stack.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            if isinstance(c, TensorVar):
+                found.add(c)
+            elif _is_elementwise(c) and c not in self.chosen:
                 stack.extend(children(c))
         return found
 
@@ -455,7 +496,9 @@ class KernelWriter:
                 }[m.kind])
                 continue
             value = self.scalar_op(m, index, ctx)
-            if self.needs_array(m, member_set):
+            if m in self.in_place:  # the new value of a shared variable, written where it is computed
+                ctx["body"].append(f"{self.names[self.in_place[m]]}[{', '.join(index)}] = {value}")
+            elif self.needs_array(m, member_set):
                 dims = ", ".join(self.dim_code(n) for n in space)
                 self.lines.append(f"    {name} = np.empty(({dims},), dtype=np.{dtype if dtype != 'bool' else 'bool_'})")
                 ctx["body"].append(f"{name}[{', '.join(index)}] = {value}")
@@ -547,7 +590,9 @@ class KernelWriter:
                 self.lines.append(f"    {arrays[v]} = {self.names[v]}[()]")
         nodes = self.materialised()
         self.chosen = set(nodes)
-        for group in self.loop_groups(nodes):
+        groups = self.loop_groups(nodes)
+        self.in_place = self.writes_in_place([n for g in groups for n in g])
+        for group in groups:
             for node in group:
                 arrays[node] = self.namer(_node_name(node))
             if _iteration_shape(group[0]) is not None:
@@ -565,11 +610,12 @@ class KernelWriter:
             results.append(self.value_of(out, arrays))
             scalar_outputs.append(not shape_of(out))
         # updates are simultaneous: every new value is computed before any is written
-        for var, expr in self.updates:
+        updates = [(var, expr) for var, expr in self.updates if expr not in self.in_place]
+        for var, expr in updates:
             value = self.value_of(expr, arrays)
             copy = ".copy()" if expr in self.arg_vars and shape_of(expr) else ""
             self.lines.append(f"    new_{self.names[var]} = {value}{copy}")
-        for var, expr in self.updates:  # element loops: slice assignment is slow to compile
+        for var, expr in updates:  # element loops: slice assignment is slow to compile
             target = self.names[var]
             ndim = len(var.static_shape)
             dims = tuple(sp.Symbol(f"{target}.shape[{k}]") for k in range(ndim))
