@@ -378,7 +378,7 @@ class KernelWriter:
         values and reductions over the same iteration shape and dtype, where no member
         reads a reduction still being accumulated in the group.  Among the nodes whose
         inputs are ready, one that can join the current group goes first."""
-        reads = {n: self.reads(n) for n in nodes}
+        reads = {n: self.inline_inputs(n) & self.chosen for n in nodes}
         remaining, done, groups = list(nodes), set(), []
         while remaining:
             ready = [n for n in remaining if reads[n] <= done]
@@ -403,15 +403,16 @@ class KernelWriter:
             and not any(isinstance(m, Reduce) and m in node_reads for m in group)
         )
 
-    def reads(self, node) -> set:
-        """Materialised values that ``node``'s inline code reads."""
+    def inline_inputs(self, node) -> set:
+        """What ``node``'s own code reads: materialised values and variables, seen
+        through the operands it inlines."""
         found, stack, seen = set(), list(children(node)), set()
         while stack:
             c = stack.pop()
             if c in seen:
                 continue
             seen.add(c)
-            if c in self.chosen:
+            if c in self.chosen or isinstance(c, TensorVar):
                 found.add(c)
             elif _is_elementwise(c):
                 stack.extend(children(c))
@@ -432,23 +433,9 @@ class KernelWriter:
                 and not self.consumers.get(expr)
                 and var.static_shape
                 and same_shape(shape_of(expr), shape_of(var))
-                and not any(var in self.leaves_read(n) for n in schedule[schedule.index(expr) + 1:])
+                and not any(var in self.inline_inputs(n) for n in schedule[schedule.index(expr) + 1:])
             ):
                 found[expr] = var
-        return found
-
-    def leaves_read(self, node) -> set:
-        """Variables that ``node``'s own code reads (through inlined operands)."""
-        found, stack, seen = set(), list(children(node)), set()
-        while stack:
-            c = stack.pop()
-            if c in seen:
-                continue
-            seen.add(c)
-            if isinstance(c, TensorVar):
-                found.add(c)
-            elif _is_elementwise(c) and c not in self.chosen:
-                stack.extend(children(c))
         return found
 
     def needs_array(self, node, members: set) -> bool:
