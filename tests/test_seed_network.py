@@ -1,5 +1,10 @@
-"""The two-layer network of the core issue: gradients and one SGD step against an
-independent NumPy derivation of backpropagation, and the example script."""
+"""The two-layer network of the core issue (issue 2), checked against an independent
+NumPy derivation of backpropagation: its four gradients, one SGD step with
+``updates=``, 200 steps of training, and the example script.
+
+The network is written out here exactly as in the issue (not imported from the
+example), so a change to the example cannot silently change what is tested.
+"""
 import subprocess
 import sys
 from pathlib import Path
@@ -8,61 +13,203 @@ import numpy as np
 import pytest
 
 import symdiff as sd
+from oracles import central_differences
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-from seed_network import build_network, make_data  # noqa: E402
+LR = 0.5
+N_ROWS = 1000
+
+
+# ---------------------------------------------------------------- the NumPy oracle
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_forward(X, y, w0, b0, w1, b1):
+    """Loss of the issue's network: mean(0.5*(yp - y)**2)."""
+    h = _sigmoid(X @ w0 + b0)
+    yp = _sigmoid(h @ w1 + b1)
+    return float(np.mean(0.5 * (yp - y) ** 2))
 
 
 def numpy_backprop(X, y, w0, b0, w1, b1):
-    """Loss and gradients of mean(0.5*(yp - y)**2), derived by hand."""
-    h = 1 / (1 + np.exp(-(X @ w0 + b0)))
-    yp = 1 / (1 + np.exp(-(h @ w1 + b1)))
+    """Loss, [dw0, db0, dw1, db1] and the intermediates' adjoints, derived by hand.
+
+    z0 = X w0 + b0, h = s(z0), z1 = h w1 + b1, yp = s(z1), L = sum(0.5 (yp - y)^2) / (n*k);
+    dL/dyp = (yp - y)/(n*k); s'(z) = s(z)(1 - s(z)); back through the affine maps with
+    the transposed matrices; a bias gets its adjoint summed over the rows it was
+    broadcast along.
+    """
+    h = _sigmoid(X @ w0 + b0)
+    yp = _sigmoid(h @ w1 + b1)
     loss = np.mean(0.5 * (yp - y) ** 2)
     d_yp = (yp - y) / y.size
-    d_z1 = d_yp * yp * (1 - yp)
+    d_z1 = d_yp * yp * (1.0 - yp)
     d_h = d_z1 @ w1.T
-    d_z0 = d_h * h * (1 - h)
-    return loss, [X.T @ d_z0, d_z0.sum(axis=0), h.T @ d_z1, d_z1.sum(axis=0)]
+    d_z0 = d_h * h * (1.0 - h)
+    grads = [X.T @ d_z0, d_z0.sum(axis=0), h.T @ d_z1, d_z1.sum(axis=0)]
+    return loss, grads, {"h": d_h, "yp": d_yp}
+
+
+def make_data(n=N_ROWS, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4))
+    y = (X @ np.array([1.5, -2.0, 1.0, 0.5]) > 0.3).astype(np.float64).reshape(n, 1)
+    return X, y
+
+
+def initial_values(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((4, 20)), np.zeros(20), rng.standard_normal((20, 1)), np.zeros(1)]
+
+
+# ---------------------------------------------------------------- the symdiff network
+@pytest.fixture(scope="module")
+def net():
+    X = sd.matrix("X")
+    y = sd.matrix("y")
+    w0_0, b0_0, w1_0, b1_0 = initial_values()
+    w0 = sd.shared(w0_0, name="w0")
+    b0 = sd.shared(b0_0, name="b0")
+    w1 = sd.shared(w1_0, name="w1")
+    b1 = sd.shared(b1_0, name="b1")
+    h = sd.sigmoid(X @ w0 + b0, name="h")
+    yp = sd.sigmoid(h @ w1 + b1, name="yp")
+    loss = sd.mean(0.5 * (yp - y) ** 2)
+    params = [w0, b0, w1, b1]
+    grads = sd.grad(loss, params)
+    return {"X": X, "y": y, "h": h, "yp": yp, "loss": loss, "params": params, "grads": grads}
 
 
 @pytest.fixture(scope="module")
-def net():
-    X, y, params, _, loss = build_network()
-    grads = sd.grad(loss, params)
-    return X, y, params, loss, grads
+def data():
+    return make_data()
 
 
-def test_gradients_match_hand_derivation(net):
-    X, y, params, loss, grads = net
-    Xd, yd = make_data(n=300, seed=5)
-    f = sd.function([X, y], [loss] + list(grads))
-    value, *got = f(Xd, yd)
-    want_loss, want = numpy_backprop(Xd, yd, *[p.get_value() for p in params])
-    np.testing.assert_allclose(value, want_loss, rtol=1e-12)
-    for g, w, p in zip(got, want, params):
-        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-14, err_msg=p.name)
+@pytest.fixture(scope="module")
+def grad_fn(net):
+    return sd.function([net["X"], net["y"]], sd.grad(net["loss"], net["params"]))
 
 
-def test_one_training_step_and_falling_loss(net):
-    X, y, params, loss, grads = net
-    Xd, yd = make_data(n=300, seed=6)
-    before = [p.get_value() for p in params]
-    train = sd.function([X, y], loss, updates=[(p, p - 0.5 * g) for p, g in zip(params, grads)])
-    want_loss, want = numpy_backprop(Xd, yd, *before)
-    np.testing.assert_allclose(train(Xd, yd), want_loss, rtol=1e-12)
-    for p, b, g in zip(params, before, want):
-        np.testing.assert_allclose(p.get_value(), b - 0.5 * g, rtol=1e-12, atol=1e-15, err_msg=p.name)
-    losses = [float(train(Xd, yd)) for _ in range(200)]
-    assert losses[-1] < 0.7 * losses[0]
-    for p, b in zip(params, before):
-        p.set_value(b)
+@pytest.fixture(scope="module")
+def train_fn(net):
+    updates = [(p, p - LR * g) for p, g in zip(net["params"], net["grads"])]
+    return sd.function([net["X"], net["y"]], net["loss"], updates=updates)
 
 
-def test_example_script_prints_formulas_and_a_falling_loss():
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "seed_network.py")], capture_output=True,
-                         text=True, check=True, timeout=300).stdout
-    assert out.splitlines()[1] == "yp - y"
-    assert "h.T @ (yp*(1 - yp)*(yp - y)/N)" in out
-    losses = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("step")]
-    assert len(losses) >= 5 and losses[-1] < 0.2 * losses[0]
+@pytest.fixture
+def reset_params(net):
+    """Every test starts from (and leaves) the issue's initial parameter values."""
+    for p, v in zip(net["params"], initial_values()):
+        p.set_value(v)
+    yield
+    for p, v in zip(net["params"], initial_values()):
+        p.set_value(v)
+
+
+def test_the_oracle_agrees_with_finite_differences(data):
+    """The hand derivation itself is checked, so a shared mistake cannot pass unnoticed."""
+    Xd, yd = data[0][:50], data[1][:50]
+    values = initial_values(seed=3)
+    values[1] = values[1] + 0.1  # non-zero biases
+    values[3] = values[3] - 0.2
+    _, want, _ = numpy_backprop(Xd, yd, *values)
+    for k in range(4):
+        fd = central_differences(lambda *ps: numpy_forward(Xd, yd, *ps), values, k)
+        np.testing.assert_allclose(want[k], fd, rtol=1e-5, atol=1e-9)
+
+
+def test_gradient_shapes_and_structure(net):
+    grads = net["grads"]
+    assert isinstance(grads, list) and len(grads) == 4
+    for g, p in zip(grads, net["params"]):
+        assert g.ndim == p.ndim and g.dtype == "float64"
+
+
+def test_four_gradients_match_numpy_backprop(net, data, grad_fn, reset_params):
+    Xd, yd = data
+    assert Xd.shape == (N_ROWS, 4)
+    got = grad_fn(Xd, yd)
+    assert isinstance(got, list) and len(got) == 4
+    _, want, _ = numpy_backprop(Xd, yd, *initial_values())
+    for g, w, p in zip(got, want, net["params"]):
+        assert g.shape == w.shape, p.name
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-15, err_msg=p.name)
+        assert np.abs(w).max() > 1e-6  # a zero gradient would make the comparison vacuous
+
+
+def test_gradients_at_other_parameter_values(net, data, grad_fn, reset_params):
+    """Shared values are read at call time: new values give the new gradients."""
+    Xd, yd = data
+    values = initial_values(seed=7)
+    values[1] = np.linspace(-1.0, 1.0, 20)
+    values[3] = np.array([0.3])
+    for p, v in zip(net["params"], values):
+        p.set_value(v)
+    got = grad_fn(Xd[:123], yd[:123])  # a different number of rows, too
+    _, want, _ = numpy_backprop(Xd[:123], yd[:123], *values)
+    for g, w, p in zip(got, want, net["params"]):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-15, err_msg=p.name)
+
+
+def test_gradients_with_respect_to_intermediates(net, data, reset_params):
+    """``wrt`` may be a named intermediate: dL/dh and dL/dyp are the backprop adjoints."""
+    X, y, h, yp = net["X"], net["y"], net["h"], net["yp"]
+    Xd, yd = data
+    f = sd.function([X, y], sd.grad(net["loss"], [h, yp]) + [sd.grad(0.5 * sd.sum((yp - y) ** 2), yp)])
+    d_h, d_yp, residual = f(Xd, yd)
+    _, _, adjoints = numpy_backprop(Xd, yd, *initial_values())
+    np.testing.assert_allclose(d_h, adjoints["h"], rtol=1e-10, atol=1e-16)
+    np.testing.assert_allclose(d_yp, adjoints["yp"], rtol=1e-10, atol=1e-16)
+    np.testing.assert_allclose(residual, adjoints["yp"] * yd.size, rtol=1e-10, atol=1e-14)  # = yp - y
+
+
+def test_one_training_step_matches_numpy(net, data, train_fn, reset_params):
+    Xd, yd = data
+    before = [p.get_value() for p in net["params"]]
+    Xcopy, ycopy = Xd.copy(), yd.copy()
+    cost = train_fn(Xd, yd)
+    want_loss, want, _ = numpy_backprop(Xcopy, ycopy, *before)
+    assert isinstance(cost, np.ndarray) and cost.shape == ()
+    np.testing.assert_allclose(cost, want_loss, rtol=1e-12)  # the loss before the update
+    for p, b, g in zip(net["params"], before, want):
+        new = p.get_value()
+        np.testing.assert_allclose(new, b - LR * g, rtol=1e-12, atol=1e-15, err_msg=p.name)
+        assert not np.allclose(new, b), p.name  # the step really moved every parameter
+    # the next call reports the loss at the updated parameters
+    np.testing.assert_allclose(train_fn(Xd, yd), numpy_forward(Xd, yd, *[b - LR * g for b, g in zip(before, want)]),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(Xd, Xcopy)
+    np.testing.assert_array_equal(yd, ycopy)
+
+
+def test_loss_falls_over_200_steps_like_numpy_sgd(net, data, train_fn, reset_params):
+    Xd, yd = data
+    losses = np.array([float(train_fn(Xd, yd)) for _ in range(200)])
+    values = initial_values()
+    want_losses = []
+    for _ in range(200):
+        loss, grads, _ = numpy_backprop(Xd, yd, *values)
+        want_losses.append(loss)
+        values = [v - LR * g for v, g in zip(values, grads)]
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-9)
+    for p, v in zip(net["params"], values):
+        np.testing.assert_allclose(p.get_value(), v, rtol=1e-8, atol=1e-12, err_msg=p.name)
+    assert losses[-1] < 0.5 * losses[0]
+    assert np.all(np.diff(losses[::20]) < 0)  # falling along the way, not only at the end
+
+
+def test_example_script_prints_formulas_and_falling_losses():
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "seed_network.py")], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "yp - y" in lines[:3]
+    for name in ("w0", "b0", "w1", "b1"):
+        assert f"d loss / d {name} =" in proc.stdout
+    assert "h.T @ (yp*(1 - yp)*(yp - y)/N)" in proc.stdout  # d loss / d w1, as a formula
+    losses = [float(line.split()[-1]) for line in lines if line.startswith("step")]
+    assert len(losses) >= 5
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.2 * losses[0]
