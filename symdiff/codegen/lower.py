@@ -461,6 +461,7 @@ class KernelWriter:
         dtype = value_dtype(members[0])
         member_set = set(members)
         index = tuple(f"i{k}" for k in range(len(space)))
+        read_index = tuple("0" if n == 1 else i for n, i in zip(space, index))  # how operands index a member
         ctx = {"temps": {}, "body": [], "dtype": dtype if dtype != "bool" else "float64", "arrays": arrays, "uses": {}}
         for m in members:
             for k, v in self.new_ctx(m, ctx["dtype"], arrays)["uses"].items():
@@ -489,11 +490,11 @@ class KernelWriter:
                 dims = ", ".join(self.dim_code(n) for n in space)
                 self.lines.append(f"    {name} = np.empty(({dims},), dtype=np.{dtype if dtype != 'bool' else 'bool_'})")
                 ctx["body"].append(f"{name}[{', '.join(index)}] = {value}")
-                ctx["temps"][(m, index)] = f"{name}[{', '.join(index)}]"
+                ctx["temps"][(m, index)] = ctx["temps"][(m, read_index)] = f"{name}[{', '.join(index)}]"
             else:
                 temp = self.namer("s")
                 ctx["body"].append(f"{temp} = {value}")
-                ctx["temps"][(m, index)] = temp
+                ctx["temps"][(m, index)] = ctx["temps"][(m, read_index)] = temp
         self.lines += self.loop_nest(space, ctx["body"], parallel=parallel)
 
     def reduction_target(self, node: Reduce, name: str, index: tuple) -> str:
