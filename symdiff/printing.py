@@ -2,210 +2,272 @@
 
 A formula uses the user's names and stops at named intermediates, whose
 definitions follow once in a ``where`` list; an unnamed subexpression used
-more than once is named ``t1``, ``t2``, ... and also defined once there; a
-run-time element count (what ``mean`` divides by) prints as ``N``.  So the
-printed size grows with the graph, never with the number of paths in it.
+more than once is named ``t1``, ``t2``, ... and also defined once there; the
+element count a ``mean`` divides by prints as ``N``.  So the printed size
+grows with the graph, never with the number of paths in it.
+
+The text is NumPy-flavoured Python: with the arrays bound to the user's
+names and the functions of :func:`namespace`, each line evaluates
+(:func:`evaluate` does exactly that).
+
+Printing goes through SymPy's printers: each node class teaches them with
+``_sympystr`` and ``_latex``; numbers and sizes are SymPy's own.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
-from .graph.nodes import BroadcastTo
-from .graph.symbols import Count, Dim, TensorVar, name_of
-from .graph.types import dtype_of, fmt_shape, shape_of, stand_in
-from .graph.walk import children, postorder, rebuild
-from .tensor import Tensor, as_tensor
+from .graph.cse import merge_equal
+from .graph.node import Constant, Leaf, Node, Size, Variable
+from .graph.types import fmt_shape
+from .graph.walk import postorder
+from .tensor import Tensor, as_node
 
 _COUNT_NAMES = ("N", "M", "K", "L", "P", "Q")
+_MAX_HEIGHT = 12  # an unnamed subexpression nested deeper than this gets a where-name
 
 
-def _add_terms(printer, expr, level) -> str:
-    """A sum with its positive terms first: ``yp - y`` rather than ``-y + yp``."""
-    terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
-    out = ""
-    for k, term in enumerate(terms):
-        negative = term.could_extract_minus_sign()
-        text = printer.parenthesize(-term if negative else term, level)
-        out += (("-" if negative else "") if k == 0 else (" - " if negative else " + ")) + text
-    return out
+class _NodePrinting:
+    """What both printers add to SymPy's: names for nodes, and a depth limit."""
+
+    def __init__(self, names: dict | None = None, root: Node | None = None, depth: int | None = None):
+        super().__init__()
+        self.names = names or {}
+        self.root = root
+        self.depth_limit = depth
+        self._depth = 0
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, Node):
+            if expr is not self.root and id(expr) in self.names:
+                return self.names[id(expr)]
+            if self.depth_limit is not None and expr.inputs and self._depth >= self.depth_limit:
+                return "..."
+            self._depth += 1
+            try:
+                return getattr(expr, self.printmethod)(self)
+            finally:
+                self._depth -= 1
+        return super()._print(expr, **kwargs)
+
+    def parenthesize(self, item, level, strict=False):
+        prec = self._precedence(item)
+        text = self._print(item)
+        if prec < level or (not strict and prec <= level):
+            return self._wrap(text)
+        return text
+
+    def _precedence(self, item) -> int:
+        if isinstance(item, Node):
+            if item is not self.root and id(item) in self.names:
+                return PRECEDENCE["Atom"]
+            if self.depth_limit is not None and item.inputs and self._depth >= self.depth_limit:
+                return PRECEDENCE["Atom"]
+            return item.precedence
+        return precedence(item)
 
 
-class _TextPrinter(StrPrinter):
-    def _print_Add(self, expr, order=None):
-        return _add_terms(self, expr, PRECEDENCE["Add"])
+class TextPrinter(_NodePrinting, StrPrinter):
+    """SymPy's ``StrPrinter`` taught symdiff's nodes (through their ``_sympystr``)."""
+
+    printmethod = "_sympystr"
+
+    @staticmethod
+    def _wrap(text: str) -> str:
+        return f"({text})"
 
 
-class _LatexPrinter(LatexPrinter):
-    def _print_Add(self, expr, order=None):
-        return _add_terms(self, expr, PRECEDENCE["Add"])
+class LatexFormulaPrinter(_NodePrinting, LatexPrinter):
+    """SymPy's ``LatexPrinter`` taught symdiff's nodes (through their ``_latex``)."""
 
+    printmethod = "_latex"
 
-def text_of(expr: sp.Basic) -> str:
-    """One display expression as text (sums with positive terms first)."""
-    return _TextPrinter().doprint(expr)
+    def __init__(self, names=None, root=None, depth=None):
+        _NodePrinting.__init__(self, names, root, depth)
 
-
-def latex_of(expr: sp.Basic) -> str:
-    """One display expression as LaTeX (sums with positive terms first)."""
-    return _LatexPrinter().doprint(expr)
+    @staticmethod
+    def _wrap(text: str) -> str:
+        return rf"\left({text}\right)"
 
 
 @dataclass
 class Formula:
-    """A displayable formula: the main expression and its ``where`` definitions, in
-    display form (plain SymPy expressions over name symbols)."""
+    """A formula split for display: the main node and its ``where`` definitions
+    (name, node), dependencies first; ``names`` maps ids of named nodes to names."""
 
-    main: sp.Expr
-    definitions: list  # [(name, display expression)], dependencies first
+    main: Node
+    definitions: list
+    names: dict
+
+    def text(self) -> str:
+        out = TextPrinter(self.names, self.main).doprint(self.main)
+        if self.definitions:
+            width = max(len(n) for n, _ in self.definitions)
+            lines = [f"  {n.ljust(width)} = {TextPrinter(self.names, d).doprint(d)}" for n, d in self.definitions]
+            out += "\nwhere\n" + "\n".join(lines)
+        return out
+
+    def latex(self) -> str:
+        main = LatexFormulaPrinter(self.names, self.main).doprint(self.main)
+        if not self.definitions:
+            return main
+        rows = r" \\ ".join(
+            rf"{self.latex_name(n)} &= {LatexFormulaPrinter(self.names, d).doprint(d)}" for n, d in self.definitions
+        )
+        return main + r" \quad \text{where} \quad \begin{aligned} " + rows + r" \end{aligned}"
+
+    def latex_name(self, name: str) -> str:
+        return LatexPrinter().doprint(sp.Symbol(name))
 
 
-def _is_trivial(node) -> bool:
-    """Nodes never worth a name of their own (leaves, ``-x``, conditions)."""
-    if not children(node) or not isinstance(node, sp.Expr):
+def _is_trivial(node: Node) -> bool:
+    """Nodes never worth a name of their own (leaves, ``-x``, ``2*x``, ``x.T``, ...)."""
+    from .ops import elementwise as ew
+    from .ops.shape import Expand, Reshape, Transpose, _Identity
+
+    if isinstance(node, Leaf):
         return True
-    if isinstance(node, sp.Mul) and len(node.args) == 2 and node.args[0].is_Number and not children(node.args[1]):
-        return True  # -x, 2*x
-    if isinstance(node, BroadcastTo):
-        return _is_trivial(node.x)
+    if isinstance(node, (ew.Neg, ew.Cast, Expand, Transpose, Reshape, _Identity)):
+        return _is_trivial(node.inputs[0])
+    if isinstance(node, ew.Mul) and isinstance(node.inputs[0], Constant) and isinstance(node.inputs[1], Leaf):
+        return True
     return False
 
 
-def formula(expr: sp.Basic) -> Formula:
-    """Split ``expr`` into a main formula and named definitions (see module doc)."""
-    visible = postorder([expr])  # named nodes' definitions are shown too, once each
-    stop = {n for n in visible if n is not expr and name_of(n) and not isinstance(n, TensorVar)}
+def formula(root: Node, extra_roots: tuple = ()) -> Formula:
+    """Split the graph of ``root`` into a main formula and named definitions (see module doc)."""
+    roots = merge_equal([root, *extra_roots])
+    root = roots[0]
+    visible = postorder(roots)
     uses: dict = {}
     for node in visible:
-        for c in children(node):
-            uses[c] = uses.get(c, 0) + 1
+        for c in node.inputs:
+            uses[id(c)] = uses.get(id(c), 0) + 1
     names: dict = {}
+    taken = {n.name for n in visible if isinstance(n, Variable)}
+    counts: dict = {}
     counter = 0
-    for node in visible:
-        if node is expr:
-            continue
-        if node in stop:
-            names[node] = name_of(node)
-        elif isinstance(node, Count):
-            names[node] = _COUNT_NAMES[min(sum(isinstance(n, Count) for n in names), len(_COUNT_NAMES) - 1)]
-        elif uses.get(node, 0) > 1 and not _is_trivial(node):
-            counter += 1
-            names[node] = f"t{counter}"
-    symbols = {node: stand_in(name, node) for node, name in names.items() if not isinstance(node, Count)}
-    symbols.update({node: sp.Symbol(name, positive=True) for node, name in names.items() if isinstance(node, Count)})
-
-    def display(root):
-        def transform(node, args):
-            if node is not root and node in symbols:
-                return symbols[node]
-            if isinstance(node, BroadcastTo) and not shape_of(node.x):
-                return args[0]  # a broadcast scalar reads as the scalar
-            return node.func(*args) if args and args != node.args else node
-
-        return _tidy(rebuild([root], transform)[0])
-
+    height: dict = {}
     definitions = []
+
+    def fresh(base: str) -> str:
+        nonlocal counter
+        while True:
+            counter += 1
+            name = f"{base}{counter}"
+            if name not in taken:
+                taken.add(name)
+                return name
+
     for node in visible:
-        if node in names:
-            definitions.append((names[node], _counttext_of(node) if isinstance(node, Count) else display(node)))
-    return Formula(display(expr), definitions)
+        name = None
+        if node is root:
+            pass
+        elif isinstance(node, Size) and node.count:
+            if node.size not in counts:
+                letter = next((c for c in _COUNT_NAMES if c not in taken), None) or fresh("N")
+                taken.add(letter)
+                counts[node.size] = letter
+                definitions.append((letter, node))
+            names[id(node)] = counts[node.size]
+            continue
+        elif node.name and not isinstance(node, Variable):
+            name = node.name
+        elif not _is_trivial(node) and (uses.get(id(node), 0) > 1 or height_of(node, height, names) > _MAX_HEIGHT):
+            name = fresh("t")
+        if name is not None:
+            names[id(node)] = name
+            definitions.append((name, node))
+            height[id(node)] = 0
+        else:
+            height_of(node, height, names)
+    return Formula(root, definitions, names)
 
 
-def _counttext_of(node: Count) -> sp.Expr:
-    return sp.Mul(*node.args, evaluate=False)
+def height_of(node: Node, height: dict, names: dict) -> int:
+    """How deep ``node``'s unnamed expression nests (named operands count as leaves)."""
+    if id(node) in height:
+        return height[id(node)]
+    h = 1 + max((0 if id(c) in names else height.get(id(c), 0) for c in node.inputs), default=0)
+    height[id(node)] = h
+    return h
 
 
-def _tidy(expr: sp.Expr) -> sp.Expr:
-    """Light, local simplification for display: collect numeric factors (``(2*a - 2*b)/2``
-    reads ``a - b``)."""
-    try:
-        return sp.factor_terms(expr, radical=False, clear=False, fraction=False, sign=False)
-    except (TypeError, AttributeError, ValueError):
-        return expr
+def _node(x) -> Node:
+    return x if isinstance(x, Node) else as_node(x)
 
 
-def brief(expr: sp.Basic, depth: int = 3, width: int = 80) -> str:
-    """A one-line sketch of ``expr`` for comments and error messages: names where the
-    user gave them, subexpressions deeper than ``depth`` shown as ``...``.  Cost is
+def pprint(x: "Tensor | Node") -> str:
+    """The formula of ``x`` as text, in the user's names, with a ``where`` list.
+
+    >>> yp, y = sd.vector("yp"), sd.vector("y")
+    >>> print(sd.pprint(sd.grad(0.5 * sd.sum((yp - y) ** 2), yp)))
+    yp - y
+    """
+    return formula(_node(x)).text()
+
+
+def latex(x: "Tensor | Node") -> str:
+    """The formula of ``x`` as LaTeX (definitions follow as an aligned ``where`` block).
+
+    >>> sd.latex(sd.sigmoid(sd.vector("z")) ** 2)
+    '\\\\sigma\\\\left(z\\\\right)^{2}'
+    """
+    return formula(_node(x)).latex()
+
+
+def brief(node: Node, depth: int = 3, width: int = 80) -> str:
+    """A one-line sketch of ``node`` for comments and error messages: the user's
+    names, subexpressions deeper than ``depth`` shown as ``...``.  Its cost is
     bounded by ``depth``, however deep or shared the graph."""
-    def cut(node, d):
-        name = name_of(node)
-        if name and not isinstance(node, TensorVar) and d < depth:
-            return stand_in(name, node)
-        kids = children(node)
-        if not kids:
-            return node
-        if d == 0:
-            return stand_in("...", node) if isinstance(node, sp.Expr) else sp.Symbol("...")
-        args = tuple(cut(a, d - 1) if a in kids else a for a in node.args)
-        try:
-            return node.func(*args, evaluate=False) if isinstance(node, (sp.Add, sp.Mul, sp.Pow)) else node.func(*args)
-        except (TypeError, ValueError):
-            return sp.Symbol("...")
-
-    text = " ".join(text_of(cut(expr, depth)).split())
+    names = {}
+    stack = [(node, 0)]
+    while stack:  # named nodes within reach print as their names
+        n, d = stack.pop()
+        if d > depth:
+            continue
+        if n is not node and n.name and not isinstance(n, Variable):
+            names[id(n)] = n.name
+            continue
+        stack.extend((c, d + 1) for c in n.inputs)
+    text = " ".join(TextPrinter(names, node, depth).doprint(node).split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _expr(x) -> sp.Basic:
-    return as_tensor(x).expr if not isinstance(x, sp.Basic) else x
-
-
-def pprint(x: Tensor | sp.Basic) -> str:
-    """The formula of ``x`` as text, in the user's names, with a ``where`` list."""
-    f = formula(_expr(x))
-    text = text_of(f.main)
-    if f.definitions:
-        width = max(len(n) for n, _ in f.definitions)
-        lines = [f"  {n.ljust(width)} = {text_of(d)}" for n, d in f.definitions]
-        text += "\nwhere\n" + "\n".join(lines)
-    return text
-
-
-def latex(x: Tensor | sp.Basic) -> str:
-    """The formula of ``x`` as LaTeX (definitions follow as an aligned ``where`` block)."""
-    f = formula(_expr(x))
-    main = latex_of(f.main)
-    if not f.definitions:
-        return main
-    rows = r" \\ ".join(rf"{latex_of(sp.Symbol(n))} &= {latex_of(d)}" for n, d in f.definitions)
-    return main + r" \quad \text{where} \quad \begin{aligned} " + rows + r" \end{aligned}"
-
-
-def debugprint(x: Tensor | sp.Basic, file=None) -> str:
+def debugprint(x: "Tensor | Node", file=None) -> str:
     """An indented tree of ``x``: one line per node with its op, shape and dtype.
 
     A node met again is printed as a reference ``(see #k)`` instead of again.
     """
-    expr = _expr(x)
+    root = _node(x)
     ids: dict = {}
     lines: list = []
 
     def label(node):
-        name = name_of(node)
-        if isinstance(node, TensorVar):
+        if isinstance(node, Variable):
             return f"{node.role} {node.name}"
-        if not children(node):
-            return str(node)
-        op = type(node).__name__
-        params = [str(a.value) for a in node.args if type(a).__name__ == "Static"]
-        text = op + (f"{{{', '.join(params)}}}" if params else "")
-        return text + (f" '{name}'" if name else "")
+        if isinstance(node, Leaf):
+            return TextPrinter().doprint(node)
+        params = [str(v) for k, v in zip(node.params, node.param_values())]
+        text = type(node).__name__ + (f"{{{', '.join(params)}}}" if params else "")
+        return text + (f" '{node.name}'" if node.name else "")
 
-    stack = [(expr, 0)]
+    stack = [(root, 0)]
     while stack:
         node, depth = stack.pop()
-        typ = f"{fmt_shape(shape_of(node))} {dtype_of(node) or 'scalar'}"
-        if node in ids and children(node):
-            lines.append("  " * depth + f"(see #{ids[node]}) {label(node)}")
+        typ = f"{fmt_shape(node.shape)} {node.dtype}{' (weak)' if node.type.weak else ''}"
+        if id(node) in ids and node.inputs:
+            lines.append("  " * depth + f"(see #{ids[id(node)]}) {label(node)}")
             continue
-        ids.setdefault(node, len(ids) + 1)
-        lines.append("  " * depth + f"#{ids[node]} {label(node)}  {typ}")
-        for c in reversed(children(node)):
+        ids.setdefault(id(node), len(ids) + 1)
+        lines.append("  " * depth + f"#{ids[id(node)]} {label(node)}  {typ}")
+        for c in reversed(node.inputs):
             stack.append((c, depth + 1))
     text = "\n".join(lines)
     if file is not None:
@@ -213,4 +275,30 @@ def debugprint(x: Tensor | sp.Basic, file=None) -> str:
     return text
 
 
-__all__ = ["pprint", "latex", "debugprint", "formula", "Formula", "Dim"]
+# --------------------------------------------------------------------------- evaluating printed text
+
+
+def namespace() -> dict:
+    """NumPy implementations of every name printed formulas use (``exp``, ``sum``,
+    ``sigmoid``, ``logsumexp``, ``where``, ...), for evaluating printed text."""
+    from .checking import numpy_ops
+
+    return numpy_ops.namespace()
+
+
+def evaluate(text: str, values: dict) -> np.ndarray:
+    """Evaluate a printed formula (with its ``where`` list) on arrays: ``values``
+    maps the user's names to arrays."""
+    env = {**namespace(), **values}
+    lines = text.split("\n")
+    main = lines[0]
+    if len(lines) > 1:
+        if lines[1].strip() != "where":
+            raise ValueError("a printed formula is one line, then optionally 'where' and one definition per line")
+        for line in lines[2:]:
+            name, _, expr = line.strip().partition(" = ")
+            env[name.strip()] = eval(expr, env)  # noqa: S307 - the caller's own formula
+    return eval(main, env)  # noqa: S307
+
+
+__all__ = ["pprint", "latex", "debugprint", "formula", "Formula", "brief", "namespace", "evaluate"]

@@ -1,273 +1,367 @@
-"""The front end: symbolic tensors, their constructors and NumPy-like operators.
+"""The front end: symbolic tensors, inputs, shared variables and constants.
 
-A :class:`Tensor` is a thin wrapper around a SymPy expression (the truth);
-its shape and dtype are inferred from the expression by
-:mod:`symdiff.graph.types`.
+A :class:`Tensor` is a thin handle on one node of the IR
+(:mod:`symdiff.graph.node`); every operator or ``sd.NAME`` call on tensors
+makes one new node.  ``X.shape[0]`` of a run-time size is itself a symbolic
+(int64) tensor, usable in expressions.
 """
 from __future__ import annotations
 
-import weakref
+import threading
 from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
 
-from .graph.nodes import Index, MatMul, Transpose
-from .graph.symbols import TensorVar, name_of, set_name
-from .graph.types import FLOAT_DTYPES, broadcast_shapes, dtype_of, fmt_shape, result_dtype, same_shape, shape_of
-from .graph.nodes import BroadcastTo
+from .graph.node import Constant, Node, Size, Variable, number
+from .graph.sizes import static_or_none
+from .graph.types import FLOAT_DTYPES, check_dtype, fmt_shape, fmt_static
 
-Shape = Sequence[int | None]
-
-shared_registry: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
-"""The SharedVariable behind each shared symbol (compiled functions look values up here)."""
+Shape = Sequence["int | None"]
 
 
 class Tensor:
-    """A symbolic tensor: a SymPy expression plus its type (shape, dtype)."""
+    """A symbolic tensor: a handle on one node of the graph, with NumPy-like operators."""
 
-    __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected ops
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
-    def __init__(self, expr: sp.Basic):
-        self.expr = expr
-        shape_of(expr)  # type-check now, so errors point at the line that built it
+    def __init__(self, node: Node):
+        if not isinstance(node, Node):
+            raise TypeError(f"Tensor wraps a graph node, got {type(node).__name__}")
+        self.node = node
 
     # -- type -------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        """Static shape: ints, and ``None`` for sizes known only at run time."""
-        return tuple(int(d) if d.is_Integer else None for d in shape_of(self.expr))
+        """The shape: ints for sizes known now, symbolic int64 tensors for run-time ones."""
+        return tuple(int(d) if d.is_Integer else Tensor(Size((), size=d)) for d in self.node.shape)
+
+    @property
+    def static_shape(self) -> tuple:
+        """The shape with ``None`` for sizes known only at run time."""
+        return tuple(static_or_none(d) for d in self.node.shape)
 
     @property
     def ndim(self) -> int:
-        return len(shape_of(self.expr))
+        return self.node.ndim
 
     @property
     def dtype(self) -> str:
-        return dtype_of(self.expr) or "float64"
+        return self.node.dtype
 
     @property
     def name(self) -> str | None:
-        return name_of(self.expr)
+        return self.node.name
 
     def named(self, name: str) -> "Tensor":
-        """Give this expression a display name; printing stops at it."""
-        set_name(self.expr, name)
+        """Give this expression a display name; formulas then stop at it."""
+        if isinstance(self.node, Variable):
+            raise ValueError(f"{self.node.name!r} is a variable: its name is fixed")
+        self.node.name = str(name)
         return self
+
+    def __len__(self) -> int:
+        if not self.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        n = static_or_none(self.node.shape[0])
+        if n is None:
+            raise TypeError(f"len() of {self._describe()}: its first size is known only at run time")
+        return n
+
+    def __iter__(self):
+        n = len(self)
+        return (self[k] for k in range(n))
+
+    def _describe(self) -> str:
+        return repr(self.node.name) if self.node.name else f"a tensor of shape {fmt_shape(self.node.shape)}"
 
     # -- display ----------------------------------------------------------
     def __repr__(self) -> str:
         from .printing import pprint
 
-        return f"Tensor({pprint(self)}, shape={fmt_shape(shape_of(self.expr))}, dtype={self.dtype})"
+        return f"Tensor({pprint(self)}, shape={fmt_static(self.static_shape)}, dtype={self.dtype})"
 
     def _repr_latex_(self) -> str:
         from .printing import latex
 
         return f"$\\displaystyle {latex(self)}$"
 
-    def __hash__(self):
-        return hash(self.expr)
+    __hash__ = object.__hash__
 
     def __bool__(self):
         raise TypeError("the truth value of a symbolic tensor is unknown until it is computed; use sd.where")
 
+    def __reduce__(self):
+        return (type(self)._from_node, (self.node,))
+
+    @classmethod
+    def _from_node(cls, node):
+        obj = cls.__new__(cls)
+        obj.node = node
+        return obj
+
+    # -- NumPy interoperation ----------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .ops import numpy_ufuncs
+
+        return numpy_ufuncs.dispatch(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .ops import numpy_ufuncs
+
+        return numpy_ufuncs.dispatch_function(func, args, kwargs)
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            "a symbolic tensor has no value to convert to a NumPy array; compile it with sd.function"
+        )
+
     # -- arithmetic -------------------------------------------------------
     def __add__(self, other):
-        return elementwise(sp.Add, self, other)
+        return _ew.apply(_ew.Add, self, other)
 
     def __radd__(self, other):
-        return elementwise(sp.Add, other, self)
+        return _ew.apply(_ew.Add, other, self)
 
     def __sub__(self, other):
-        return elementwise(lambda a, b: a - b, self, other)
+        return _ew.apply(_ew.Sub, self, other)
 
     def __rsub__(self, other):
-        return elementwise(lambda a, b: a - b, other, self)
+        return _ew.apply(_ew.Sub, other, self)
 
     def __mul__(self, other):
-        return elementwise(sp.Mul, self, other)
+        return _ew.apply(_ew.Mul, self, other)
 
     def __rmul__(self, other):
-        return elementwise(sp.Mul, other, self)
+        return _ew.apply(_ew.Mul, other, self)
 
     def __truediv__(self, other):
-        return elementwise(lambda a, b: a / b, self, other)
+        return _ew.apply(_ew.Div, self, other)
 
     def __rtruediv__(self, other):
-        return elementwise(lambda a, b: a / b, other, self)
+        return _ew.apply(_ew.Div, other, self)
 
     def __pow__(self, other):
-        return elementwise(sp.Pow, self, other)
+        return _ew.apply(_ew.Pow, self, other)
 
     def __rpow__(self, other):
-        return elementwise(sp.Pow, other, self)
+        return _ew.apply(_ew.Pow, other, self)
 
     def __neg__(self):
-        return elementwise(lambda a: -a, self)
+        return _ew.apply(_ew.Neg, self)
 
     def __pos__(self):
         return self
 
+    def __abs__(self):
+        return _ew.apply(_ew.Abs, self)
+
     def __matmul__(self, other):
-        return Tensor(MatMul.make(self.expr, as_tensor(other).expr))
+        return _la.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return Tensor(MatMul.make(as_tensor(other).expr, self.expr))
+        return _la.matmul(other, self)
 
     def __lt__(self, other):
-        return elementwise(sp.StrictLessThan, self, other)
+        return _ew.apply(_ew.Less, self, other)
 
     def __le__(self, other):
-        return elementwise(sp.LessThan, self, other)
+        return _ew.apply(_ew.LessEqual, self, other)
 
     def __gt__(self, other):
-        return elementwise(sp.StrictGreaterThan, self, other)
+        return _ew.apply(_ew.Greater, self, other)
 
     def __ge__(self, other):
-        return elementwise(sp.GreaterThan, self, other)
+        return _ew.apply(_ew.GreaterEqual, self, other)
 
-    # -- methods mirroring the functions in symdiff.ops --------------------
+    def __eq__(self, other):  # symbolic, as in NumPy and JAX
+        return _ew.apply(_ew.Equal, self, other)
+
+    def __ne__(self, other):
+        return _ew.apply(_ew.NotEqual, self, other)
+
+    def __and__(self, other):
+        return _ew.apply(_ew.And, self, other)
+
+    def __rand__(self, other):
+        return _ew.apply(_ew.And, other, self)
+
+    def __or__(self, other):
+        return _ew.apply(_ew.Or, self, other)
+
+    def __ror__(self, other):
+        return _ew.apply(_ew.Or, other, self)
+
+    def __invert__(self):
+        return _ew.apply(_ew.Not, self)
+
+    # -- methods mirroring NumPy's ------------------------------------------
     @property
     def T(self) -> "Tensor":
-        return Tensor(Transpose.make(self.expr))
+        return _shape.transpose(self)
 
     def transpose(self, *axes) -> "Tensor":
-        return Tensor(Transpose.make(self.expr, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None)))
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = axes[0]
+        return _shape.transpose(self, axes or None)
 
     def __getitem__(self, index) -> "Tensor":
-        index = index if isinstance(index, tuple) else (index,)
-        for i in index:
-            if not isinstance(i, (int, slice)) or isinstance(i, slice) and not all(
-                v is None or isinstance(v, int) for v in (i.start, i.stop, i.step)
-            ):
-                raise TypeError(f"only constant ints and slices can index a tensor, got {i!r}")
-        return Tensor(Index.make(self.expr, index))
+        return _shape.getitem(self, index)
+
+    def reshape(self, *shape) -> "Tensor":
+        return _shape.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, Tensor)) else shape)
+
+    def flatten(self) -> "Tensor":
+        return _shape.reshape(self, (-1,))
+
+    def ravel(self) -> "Tensor":
+        return self.flatten()
+
+    def astype(self, dtype) -> "Tensor":
+        return _ew.cast(self, dtype)
+
+    def dot(self, other) -> "Tensor":
+        return _la.dot(self, other)
 
     def sum(self, axis=None, keepdims=False):
-        from . import ops
-
-        return ops.sum(self, axis=axis, keepdims=keepdims)
+        return _red.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        from . import ops
-
-        return ops.mean(self, axis=axis, keepdims=keepdims)
+        return _red.mean(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
-        from . import ops
-
-        return ops.max(self, axis=axis, keepdims=keepdims)
+        return _red.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
-        from . import ops
-
-        return ops.min(self, axis=axis, keepdims=keepdims)
+        return _red.min(self, axis=axis, keepdims=keepdims)
 
     def prod(self, axis=None, keepdims=False):
-        from . import ops
+        return _red.prod(self, axis=axis, keepdims=keepdims)
 
-        return ops.prod(self, axis=axis, keepdims=keepdims)
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _red.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
-    def reshape(self, *shape):
-        from . import ops
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _red.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
-        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+    def argmax(self, axis=None, keepdims=False):
+        return _red.argmax(self, axis=axis, keepdims=keepdims)
 
-    def dot(self, other):
-        return self @ other
+    def argmin(self, axis=None, keepdims=False):
+        return _red.argmin(self, axis=axis, keepdims=keepdims)
+
+    def clip(self, a_min, a_max):
+        return _ew.clip(self, a_min, a_max)
 
 
-class Variable(Tensor):
-    """A symbolic input: an argument of compiled functions."""
+class SharedVariable(Tensor):
+    """A variable with a value: compiled functions read it and update it in place.
+
+    The value lives with the variable's node, so a graph that uses the
+    variable keeps it; ``get_value`` gives a copy.
+    """
 
     @property
-    def var(self) -> TensorVar:
-        return self.expr
-
-
-class SharedVariable(Variable):
-    """A variable with a value that compiled functions read and update in place."""
-
-    def __init__(self, expr: TensorVar, value: np.ndarray):
-        super().__init__(expr)
-        self.storage = value
-        shared_registry[expr] = self
+    def storage(self):
+        return self.node.storage
 
     def get_value(self) -> np.ndarray:
         """A copy of the current value."""
-        return self.storage.copy()
+        return self.node.storage.value.copy()
 
     def set_value(self, value) -> None:
-        """Replace the value (copied in place; the shape must fit the static shape)."""
+        """Replace the value (its dtype must cast safely; the shape must fit the static shape)."""
+        var = self.node
+        current = var.storage.value
         value = np.asarray(value)
-        if value.dtype != self.storage.dtype and not np.can_cast(value.dtype, self.storage.dtype, "same_kind"):
-            raise TypeError(f"shared variable {self.expr.name!r}: expected dtype {self.storage.dtype}, got {value.dtype}")
-        _check_static_shape(self.expr.name, self.expr.static_shape, value.shape)
-        if value.shape == self.storage.shape:
-            self.storage[...] = value
-        else:
-            self.storage = np.array(value, dtype=self.storage.dtype)
+        if value.dtype != current.dtype and not np.can_cast(value.dtype, current.dtype, "same_kind"):
+            raise TypeError(f"shared variable {var.name!r}: expected dtype {current.dtype}, got {value.dtype}")
+        check_static_shape(var.name, var.static_shape, value.shape)
+        with _shared_lock(var):
+            if value.shape == current.shape:
+                current[...] = value
+            else:
+                var.storage.value = np.array(value, dtype=current.dtype)
+
+    def __reduce__(self):
+        return (SharedVariable._from_node, (self.node,))
 
 
-def _check_static_shape(name: str, static: tuple, got: tuple) -> None:
+_LOCKS_GUARD = threading.Lock()
+
+
+def _shared_lock(var: Variable) -> threading.RLock:
+    """The lock that serialises calls reading or writing the shared variable ``var``."""
+    storage = var.storage
+    if storage.lock is None:
+        with _LOCKS_GUARD:
+            if storage.lock is None:
+                storage.lock = threading.RLock()
+    return storage.lock
+
+
+def check_static_shape(name: str, static: tuple, got: tuple) -> None:
+    """Raise if ``got`` does not fit the static shape ``static``."""
     if len(static) != len(got) or any(s is not None and s != g for s, g in zip(static, got)):
-        expected = "(" + ", ".join("None" if s is None else str(s) for s in static) + ("," if len(static) == 1 else "") + ")"
-        raise ValueError(f"{name!r}: expected shape {expected}, got {tuple(got)}")
+        raise ValueError(f"{name!r}: expected shape {fmt_static(static)}, got {tuple(got)}")
 
 
-def _check_dtype(dtype: str) -> str:
-    dtype = np.dtype(dtype).name
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
+def tensor(name: str, shape: Shape, dtype="float64") -> Tensor:
+    """A symbolic input of the given shape (``None`` for sizes known at run time).
 
-
-def tensor(name: str, shape: Shape, dtype: str = "float64") -> Variable:
-    """A symbolic input of the given shape (``None`` for sizes known at run time)."""
+    >>> sd.tensor("x", (None, 3)).static_shape
+    (None, 3)
+    """
     shape = tuple(shape)
     if any(s is not None and (not isinstance(s, (int, np.integer)) or s < 0) for s in shape):
         raise ValueError(f"{name!r}: shape entries must be non-negative ints or None, got {shape}")
-    return Variable(TensorVar(name, tuple(None if s is None else int(s) for s in shape), _check_dtype(dtype)))
+    return Tensor(Variable(str(name), tuple(None if s is None else int(s) for s in shape), check_dtype(dtype)))
 
 
-def scalar(name: str, dtype: str = "float64") -> Variable:
+def scalar(name: str, dtype="float64") -> Tensor:
     """A symbolic 0-d input."""
     return tensor(name, (), dtype)
 
 
-def vector(name: str, dtype: str = "float64", shape: Shape = (None,)) -> Variable:
+def vector(name: str, dtype="float64", shape: Shape = (None,)) -> Tensor:
     """A symbolic 1-d input."""
     return tensor(name, shape, dtype)
 
 
-def matrix(name: str, dtype: str = "float64", shape: Shape = (None, None)) -> Variable:
+def matrix(name: str, dtype="float64", shape: Shape = (None, None)) -> Tensor:
     """A symbolic 2-d input."""
     return tensor(name, shape, dtype)
 
 
-def shared(value, name: str = "shared", shape: Shape | None = None, dtype: str | None = None) -> SharedVariable:
+def shared(value, name: str = "shared", shape: Shape | None = None, dtype=None) -> SharedVariable:
     """A shared variable holding a private copy of ``value``.
 
-    As in PyTensor, its static shape is all ``None`` by default (the value
-    may later change size, and unknown sizes never broadcast); pass ``shape=``
-    to fix sizes.
+    As in PyTensor its static shape is all ``None`` (the value may later
+    change size, and unknown sizes never broadcast) unless ``shape=`` fixes
+    sizes.  The dtype is ``value``'s (Python floats give float64).
     """
-    value = np.array(value, dtype=_check_dtype(dtype or (value.dtype if isinstance(value, np.ndarray) and value.dtype.kind == "f" else "float64")))
+    value = np.array(value, dtype=None if dtype is None else check_dtype(dtype))
+    if dtype is None and value.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
+        value = value.astype(np.float64 if value.dtype.kind == "f" else np.int64 if value.dtype.kind in "iu" else value.dtype)
+    check_dtype(value.dtype, f"shared variable {name!r}")
     static = (None,) * value.ndim if shape is None else tuple(shape)
-    _check_static_shape(name, static, value.shape)
-    return SharedVariable(TensorVar(name, static, value.dtype.name, role="shared"), value)
+    check_static_shape(name, static, value.shape)
+    return SharedVariable(Variable(str(name), static, value.dtype.name, role="shared", value=np.ascontiguousarray(value)))
 
 
-def constant(value, name: str | None = None, dtype: str | None = None) -> Tensor:
-    """A constant: a Python number becomes an exact SymPy number, an array a fixed input."""
-    if isinstance(value, (int, float, np.integer, np.floating)) and dtype is None and name is None:
-        return Tensor(to_number(value))
-    arr = np.array(value, dtype=_check_dtype(dtype or "float64"))
+def constant(value, name: str | None = None, dtype=None) -> Tensor:
+    """A constant: a number (exact, weak if a Python number), or a fixed array."""
+    if isinstance(value, (int, float, bool, np.number, np.bool_)) and name is None:
+        return Tensor(number(value, None if dtype is None else check_dtype(dtype)))
+    arr = np.array(value, dtype=None if dtype is None else check_dtype(dtype))
+    if dtype is None and arr.dtype.kind == "f" and arr.dtype.name not in FLOAT_DTYPES:
+        arr = arr.astype(np.float64)
+    if dtype is None and arr.dtype.kind in "iu" and arr.dtype.name not in ("int32", "int64"):
+        arr = arr.astype(np.int64)
+    check_dtype(arr.dtype, "constant")
+    arr = np.ascontiguousarray(arr)
     arr.setflags(write=False)
-    var = TensorVar(name or _constant_name(arr), arr.shape, arr.dtype.name, role="constant")
-    var.value = arr
-    return Variable(var)
+    return Tensor(Variable(name or _constant_name(arr), arr.shape, arr.dtype.name, role="constant", value=arr))
 
 
 def _constant_name(arr: np.ndarray) -> str:
@@ -276,47 +370,32 @@ def _constant_name(arr: np.ndarray) -> str:
     return f"const{arr.shape}"
 
 
-def to_number(value) -> sp.Expr:
-    """A Python number as a SymPy number; short floats become exact rationals (0.5 -> 1/2)."""
-    if isinstance(value, (bool, np.bool_)):
-        return sp.Integer(int(value))
-    if isinstance(value, (int, np.integer)):
-        return sp.Integer(int(value))
-    value = float(value)
-    if np.isfinite(value) and len(repr(value)) <= 10 and "e" not in repr(value):
-        return sp.Rational(repr(value))
-    if np.isinf(value):
-        return sp.oo if value > 0 else -sp.oo
-    return sp.Float(value, 17)
+def as_node(value: Any) -> Node:
+    """The node for a tensor-like: tensors give theirs, numbers a constant, arrays a constant array."""
+    if isinstance(value, Tensor):
+        return value.node
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, (bool, int, float, np.number, np.bool_)):
+        return number(value)
+    if isinstance(value, sp.Expr) and value.is_number:
+        return number(float(value)) if not value.is_Rational else Constant((), value=value, const_dtype="float64" if not value.is_Integer else "int64", weak=True)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return constant(value).node
+    raise TypeError(f"cannot use {type(value).__name__} {value!r} as a tensor")
 
 
 def as_tensor(value: Any) -> Tensor:
     """Wrap numbers and arrays; return tensors unchanged."""
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)):
-        return Tensor(to_number(value))
-    if isinstance(value, (np.ndarray, list, tuple)):
-        return constant(value, dtype="float64" if np.asarray(value).dtype.kind != "f" else None)
-    raise TypeError(f"cannot use {type(value).__name__} {value!r} as a tensor")
+    return value if isinstance(value, Tensor) else Tensor(as_node(value))
 
 
-def elementwise(fn, *operands, dtype: str | None = None) -> Tensor:
-    """Apply a scalar SymPy function pointwise, with NumPy broadcasting.
+def named(t: Tensor, name: str | None) -> Tensor:
+    """``t`` with display name ``name`` (if given)."""
+    return t.named(name) if name else t
 
-    The shape and dtype come from the operands, so a result that SymPy folds
-    (``x - x`` is ``0``) is broadcast back to the shape it must have.
-    """
-    tensors = [as_tensor(o) for o in operands]
-    exprs = [t.expr for t in tensors]
-    shape, _ = broadcast_shapes(*(shape_of(e) for e in exprs))
-    expr = fn(*exprs)
-    if dtype is None:
-        if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
-            dtype = "bool"
-        else:
-            dtypes = [dtype_of(e) for e in exprs]
-            dtype = result_dtype(*dtypes) if any(d is not None for d in dtypes) else None
-    if not same_shape(shape_of(expr), shape) or (dtype is not None and dtype_of(expr) != dtype):
-        expr = BroadcastTo.make(expr, shape, dtype=dtype or "float64")
-    return Tensor(expr)
+
+from .ops import elementwise as _ew  # noqa: E402  (the operators above call these)
+from .ops import linalg as _la  # noqa: E402
+from .ops import reductions as _red  # noqa: E402
+from .ops import shape as _shape  # noqa: E402

@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
-import sympy as sp
 
 from ..grad import grad
-from ..graph.symbols import name_of
-from ..graph.types import value_dtype
+from ..graph.node import Node, Variable
 from ..printing import pprint
 from ..runtime.function import function
-from ..tensor import Tensor, Variable, as_tensor, shared_registry
-from .backprop import Tape, backprop, leaf_values
+from ..tensor import Tensor, as_tensor
+from .backprop import Tape, _var_of, backprop
 
 METHODS = ("grad", "backprop", "fd")
 PAIRS = (("grad", "backprop"), ("grad", "fd"), ("backprop", "fd"))
@@ -171,23 +169,20 @@ def _shared_values(env: dict):
     """Shared variables hold the given values while the block runs, their own again after."""
     saved = []
     try:
-        for var, value in env.items():
+        for var, value in env.values():
             if var.role == "shared":
-                if var not in shared_registry:
-                    raise ValueError(f"shared variable {var.name!r} no longer exists")
-                sv = shared_registry[var]
-                saved.append((sv, sv.storage))
-                sv.storage = np.array(value, dtype=var.dtype)
+                saved.append((var.storage, var.storage.value))
+                var.storage.value = np.array(value, dtype=var.dtype)
         yield
     finally:
-        for sv, storage in saved:
-            sv.storage = storage
+        for storage, value in saved:
+            storage.value = value
 
 
-def _finite_differences(tape: Tape, cost: sp.Basic, target: sp.Basic, indices: np.ndarray, eps: float) -> tuple:
+def _finite_differences(tape: Tape, cost: Node, target: Node, indices: np.ndarray, eps: float) -> tuple:
     """Central differences of the cost along each flat index of ``target``, and their
     rounding allowance (``eps64 * |cost| / step``, largest over the indices)."""
-    base = np.array(tape.values[target], dtype=np.float64)
+    base = np.array(tape.values[id(target)], dtype=np.float64)
     point = base.copy()
     flat = point.reshape(-1)
     out = np.full(base.size, np.nan)
@@ -196,9 +191,9 @@ def _finite_differences(tape: Tape, cost: sp.Basic, target: sp.Basic, indices: n
         old = flat[i]
         step = eps * max(1.0, abs(old))
         flat[i] = old + step
-        up, x_up = float(tape.rerun(target, point.copy())[cost]), flat[i]
+        up, x_up = float(tape.rerun(target, point.copy())[id(cost)]), flat[i]
         flat[i] = old - step
-        down, x_down = float(tape.rerun(target, point.copy())[cost]), flat[i]
+        down, x_down = float(tape.rerun(target, point.copy())[id(cost)]), flat[i]
         flat[i] = old
         out[i] = (up - down) / (x_up - x_down)
         noise = max(noise, 8 * _FLOAT64_EPS * max(abs(up), abs(down)) / (x_up - x_down))
@@ -232,31 +227,31 @@ def check_grad(
     if (rtol is not None and rtol <= 0) or (atol is not None and atol < 0):
         raise ValueError(f"check_grad: need rtol > 0 and atol >= 0, got rtol={rtol}, atol={atol}")
     eps = _FD_EPS if eps is None else eps
-    env = {var: np.array(value) for var, value in leaf_values(values).items()}
+    env = {id(_var_of(k)): (_var_of(k), np.array(v)) for k, v in values.items()}
+    given = {var: value for var, value in env.values()}
 
-    bp = backprop(cost, targets, env)  # first: clear errors for missing or ill-shaped values
-    inputs = [Variable(v) for v in env if v.role == "input"]
+    bp = backprop(cost, targets, {Tensor(v): a for v, a in given.items()})  # first: clear errors for missing values
+    inputs = [Tensor(v) for v in given if v.role == "input"]
     grads = _as_list(grad(cost, targets, disconnected="ignore"))
     with _shared_values(env):
-        analytic = _as_list(function(inputs, grads)(*(env[v.expr] for v in inputs)))
+        analytic = _as_list(function(inputs, grads)(*(given[v.node] for v in inputs)))
 
-    tape = Tape([cost.expr], env, precision="float64")
+    tape = Tape([cost.node], {Tensor(v): a for v, a in given.items()}, precision="float64")
     rng = np.random.default_rng(seed)
     checks = []
     for k, (t, g, a, b) in enumerate(zip(targets, grads, analytic, bp)):
         size = int(np.prod(np.shape(b)))
         sampled = None if sample is None or size <= sample else np.sort(rng.choice(size, sample, replace=False))
-        node = t.expr if t.expr in tape.values else None
-        if node is None:  # a variable the cost does not depend on
+        if id(t.node) not in tape.values:  # a variable the cost does not depend on
             fd, noise = np.zeros(np.shape(b)), 0.0
         else:
-            fd, noise = _finite_differences(tape, cost.expr, node, np.arange(size) if sampled is None else sampled, eps)
-        precision = "float32" if "float32" in (value_dtype(cost.expr), value_dtype(t.expr)) else "float64"
+            fd, noise = _finite_differences(tape, cost.node, t.node, np.arange(size) if sampled is None else sampled, eps)
+        precision = "float32" if "float32" in (cost.dtype, t.dtype) else "float64"
         r, at = TOLERANCES[precision]
         r, at = r if rtol is None else rtol, at if atol is None else atol
         arrays = {"grad": np.asarray(a), "backprop": np.asarray(b), "fd": fd}
         check = VariableCheck(
-            name=name_of(t.expr) or f"wrt[{k}]", shape=tuple(np.shape(b)), precision=precision, formula=_formula_text(g),
+            name=t.node.name or f"wrt[{k}]", shape=tuple(np.shape(b)), precision=precision, formula=_formula_text(g),
             grad=arrays["grad"], backprop=arrays["backprop"], fd=fd, sampled=sampled, rtol=r, atol=at, fd_noise=noise,
         )
         for p, q in PAIRS:
@@ -265,7 +260,7 @@ def check_grad(
                 x, y = x[sampled], y[sampled]
             check.errors[(p, q)] = _pair_error(x, y, r, at + (noise if "fd" in (p, q) else 0.0))
         checks.append(check)
-    return GradCheckReport(float(tape.values[cost.expr]), checks, eps, seed)
+    return GradCheckReport(float(tape.values[id(cost.node)]), checks, eps, seed)
 
 
 def _as_list(x) -> list:

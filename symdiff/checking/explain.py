@@ -18,12 +18,14 @@ from typing import Sequence
 
 import sympy as sp
 
-from ..grad import _isolate_targets, local_vjps, reverse_accumulate
-from ..graph.nodes import BroadcastTo
-from ..graph.symbols import TensorVar, name_of
-from ..graph.types import FLOAT_DTYPES, fmt_shape, shape_of, value_dtype
-from ..printing import formula, latex_of, text_of
-from ..tensor import Tensor, as_tensor
+from ..grad import _cost_node, local_vjps, reverse_accumulate
+from ..graph.node import Leaf, Node, Variable
+from ..graph.sizes import SizeFacts
+from ..graph.walk import postorder
+from ..ops import build as b
+from ..printing import LatexFormulaPrinter, TextPrinter, formula
+from ..rewrites.stabilize import stabilize
+from ..tensor import Tensor
 
 
 @dataclass
@@ -31,11 +33,11 @@ class Step:
     """One node of the backward sweep."""
 
     number: int
-    node: sp.Basic
+    node: Node
     name: str | None  # the user's name for the node, if it has one
     symbol: str  # the name of the node's adjoint: g_yp, g7, ...
-    received: sp.Expr | None  # the sum of its consumers' contributions, in their adjoints' names (None: the cost)
-    adjoint: sp.Expr  # that sum as sd.grad built it, in the user's names
+    received: Node | None  # the sum of its consumers' contributions, in their adjoints' names (None: the cost)
+    adjoint: Node  # that sum as sd.grad built it, in the user's names
     sends: list  # [(operand's step number, contribution in this step's adjoint)]
     is_target: bool
 
@@ -80,25 +82,26 @@ class Explanation:
             self._rendered[fmt] = self._render(fmt)
         return self._rendered[fmt]
 
-    def _formula(self, expr: sp.Expr, fmt: str) -> tuple:
-        """``expr`` in the user's names (text or LaTeX), and its local ``where`` definitions.
+    def _formula(self, node: Node, fmt: str) -> tuple:
+        """``node`` in the user's names (text or LaTeX), and its local ``where`` definitions.
 
         Named nodes and element counts are defined once for the whole document
         (a conflicting definition stays local); ``t1``-style names are local."""
-        f = formula(expr)
+        f = formula(node)
         local = []
         for name, definition in f.definitions:
-            # compare as text: each formula() call makes its own stand-in symbols
-            if _is_shared_name(name) and text_of(self._globals.setdefault(name, definition)) == text_of(definition):
-                continue
+            text = TextPrinter(f.names, definition).doprint(definition)
+            if _is_shared_name(name):
+                known = self._globals.setdefault(name, (text, _show(f, definition, "latex")))
+                if known[0] == text:
+                    continue
             local.append((name, definition))
-        show = text_of if fmt == "text" else latex_of
-        return show(f.main), [(_name(n, fmt), show(d)) for n, d in local]
+        return _show(f, f.main, fmt), [(_name(n, fmt), _show(f, d, fmt)) for n, d in local]
 
     def _render(self, fmt: str) -> str:
         self._globals = {}
         body = [self._render_step(s, fmt) for s in self.steps]
-        shared = [(_name(n, fmt), text_of(d) if fmt == "text" else latex_of(d)) for n, d in sorted(self._globals.items())]
+        shared = [(_name(n, fmt), d[0] if fmt == "text" else d[1]) for n, d in sorted(self._globals.items())]
         cost, targets = _name(self.cost_name, fmt), ", ".join(_name(t, fmt) for t in self.target_names)
         if fmt == "text":
             head = [
@@ -124,7 +127,7 @@ class Explanation:
 
     def _render_step(self, step: Step, fmt: str) -> str:
         cost = _name(self.cost_name, fmt)
-        if isinstance(step.node, TensorVar):
+        if isinstance(step.node, Variable):
             label, where = _name(step.node.name, fmt), []
         else:
             label, where = self._formula(step.node, fmt)
@@ -165,47 +168,66 @@ def _is_shared_name(name: str) -> bool:
 
 
 def _name(name: str, fmt: str) -> str:
-    return name if fmt == "text" else latex_of(sp.Symbol(name))
+    return name if fmt == "text" else LatexFormulaPrinter().doprint(sp.Symbol(name))
 
 
-def _adjoint_placeholder(name: str, node: sp.Basic) -> sp.Expr:
-    """A symbol standing for ``node``'s adjoint, with ``node``'s shape and dtype
-    (a scalar symbol broadcast to the shape: it prints as its name)."""
-    dtype = value_dtype(node)
-    return BroadcastTo.make(TensorVar(name, (), dtype), shape_of(node), dtype=dtype)
+def _show(f, node: Node, fmt: str) -> str:
+    printer = TextPrinter if fmt == "text" else LatexFormulaPrinter
+    return printer(f.names, node).doprint(node)
 
 
-def explain(cost: Tensor, wrt: Tensor | Sequence[Tensor]) -> Explanation:
-    """The reverse accumulation of d ``cost`` / d ``wrt``, one step per distinct node."""
-    cost = as_tensor(cost)
-    if shape_of(cost.expr) != ():
-        raise ValueError(f"explain: the cost must be a scalar, got shape {fmt_shape(shape_of(cost.expr))}")
-    if cost.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"explain: the cost must be a float, got dtype {cost.dtype}")
-    targets = [as_tensor(t) for t in ([wrt] if isinstance(wrt, Tensor) else wrt)]
-    cost_expr, placeholders = _isolate_targets(cost.expr, [t.expr for t in targets])
+class _Adjoint(Leaf):
+    """A stand-in for a node's adjoint in the rules a step shows: it prints as its name."""
+
+    params = ("label", "adjoint_type")
+
+    def infer_type(self):
+        return self.adjoint_type, ()
+
+    def _sympystr(self, printer):
+        return self.label
+
+    def _latex(self, printer):
+        return _name(self.label, "latex")
+
+
+def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
+    """The reverse accumulation of d ``cost`` / d ``wrt``, one step per distinct node.
+
+    >>> x = sd.vector("x")
+    >>> len(sd.explain(sd.sum(sd.exp(x)), x))
+    3
+    """
+    cost_node = _cost_node(cost, "explain")
+    targets = [t for t in ([wrt] if isinstance(wrt, Tensor) else wrt)]
+    for k, t in enumerate(targets):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"explain: wrt[{k}] must be a symbolic tensor, got {type(t).__name__}")
+    nodes = [t.node for t in targets]
+    stable = stabilize([cost_node], keep=nodes)[0]
+    facts = SizeFacts(c for n in postorder([stable]) for c in n.constraints)
     records = []
-    reverse_accumulate(cost_expr, placeholders, on_step=lambda node, g, pushed: records.append((node, g, pushed)))
+    reverse_accumulate(stable, nodes, on_step=lambda node, g, pushed: records.append((node, g, pushed)), facts=facts)
 
-    cost_name = name_of(cost.expr) or "cost"
-    numbers = {node: k + 1 for k, (node, _, _) in enumerate(records)}
-    wanted = set(placeholders)
+    cost_name = cost_node.name or "cost"
+    numbers = {id(node): k + 1 for k, (node, _, _) in enumerate(records)}
+    wanted = {id(n) for n in nodes}
     incoming: dict = {}
     steps = []
     for node, g, pushed in records:
-        k = numbers[node]
-        name = cost_name if node is cost_expr else name_of(node)
+        k = numbers[id(node)]
+        name = cost_name if node is stable else node.name
         symbol = f"g_{name}" if name else f"g{k}"
-        placeholder = _adjoint_placeholder(symbol, node)
-        rules = local_vjps(node, placeholder, {operand for operand, _ in pushed}) if pushed else []
-        parts = incoming.pop(node, None)
-        steps.append(Step(k, node, name, symbol, None if parts is None else sp.Add(*parts), g,
-                          [(numbers[operand], c) for operand, c in rules], node in wanted))
+        placeholder = _Adjoint((), label=symbol, adjoint_type=node.type)
+        rules = local_vjps(node, placeholder, {id(operand) for operand, _ in pushed}, facts) if pushed else []
+        parts = incoming.pop(id(node), None)
+        steps.append(Step(k, node, name, symbol, None if parts is None else b.add_all(parts), g,
+                          [(numbers[id(operand)], c) for operand, c in rules], id(node) in wanted))
         for operand, contribution in rules:
-            incoming.setdefault(operand, []).append(contribution)
-    names = [name_of(t.expr) or f"wrt[{k}]" for k, t in enumerate(targets)]
-    reached = {s.node for s in steps}
-    for name, p in zip(names, placeholders):
-        if p not in reached:
+            incoming.setdefault(id(operand), []).append(contribution)
+    names = [t.node.name or f"wrt[{k}]" for k, t in enumerate(targets)]
+    reached = {id(s.node) for s in steps}
+    for name, n in zip(names, nodes):
+        if id(n) not in reached:
             raise ValueError(f"explain: the cost does not depend on {name!r}")
     return Explanation(cost_name, names, steps)

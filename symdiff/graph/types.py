@@ -1,38 +1,90 @@
-"""Type inference: the shape and dtype of every node of a SymPy tree.
+"""Tensor types: a dtype and a shape of symbolic sizes, and NumPy's promotion rules.
 
-A shape is a tuple of SymPy integers: a literal size, or an expression in
-:class:`Dim` atoms for sizes known only at run time.  Sizes of ``None`` at
-the API become ``Dim(var, axis)``; a ``None`` size never broadcasts at run
-time (as in PyTensor), so two unknown sizes that meet must be equal: such
-facts are *constraints*, checked when a compiled function is called.
+dtypes follow NumPy 2 (NEP 50): a Python number is *weak* and takes the
+dtype of the array it meets (``float32 * 2.5`` is float32), while NumPy
+scalars and arrays are strong.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import sympy as sp
 
-from .symbols import Count, Dim, TensorVar
-from .walk import children, postorder
+from .sizes import SizeFacts, is_static, sizes_equal
 
 FLOAT_DTYPES = ("float32", "float64")
+INT_DTYPES = ("int32", "int64")
+DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
 
-_SHAPES: dict = {}
-_DTYPES: dict = {}
-_CONSTRAINTS: dict = {}
+
+@dataclass(frozen=True)
+class TensorType:
+    """The static type of a node: dtype, shape (SymPy sizes) and weakness."""
+
+    dtype: str
+    shape: tuple
+    weak: bool = False  # a Python number: takes the dtype of what it meets
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+
+def check_dtype(dtype, what: str = "dtype") -> str:
+    """A dtype name symdiff supports, from anything ``np.dtype`` accepts."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError as e:
+        raise TypeError(f"{what}: {dtype!r} is not a dtype") from e
+    if name not in DTYPES:
+        raise TypeError(f"{what} must be one of {', '.join(DTYPES)}; got {name}")
+    return name
+
+
+_WEAK_EXAMPLE = {"float64": 0.0, "int64": 0, "bool": False, "float32": 0.0, "int32": 0}
+
+
+def promote(*types: TensorType) -> tuple:
+    """``(dtype, weak)`` of arithmetic on operands of ``types``, by NumPy's rules."""
+    strong = [np.dtype(t.dtype) for t in types if not t.weak]
+    weak = [_WEAK_EXAMPLE[t.dtype] for t in types if t.weak]
+    if not strong:
+        return np.result_type(*(np.dtype(t.dtype) for t in types)).name, True
+    return np.result_type(*strong, *weak).name, False
+
+
+def float_result(dtype: str) -> str:
+    """The dtype of a float-valued function of a ``dtype`` value (ints and bools give float64)."""
+    return dtype if dtype in FLOAT_DTYPES else "float64"
 
 
 def fmt_shape(shape: tuple) -> str:
     """A shape as the user sees it: literal sizes, ``None`` for run-time ones."""
-    dims = [str(int(d)) if d.is_Integer else "None" for d in shape]
+    dims = [str(int(d)) if is_static(d) else "None" for d in shape]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def var_shape(var: TensorVar) -> tuple:
-    """The symbolic shape of a variable: literal sizes, ``Dim`` atoms for ``None``."""
-    return tuple(sp.Integer(n) if n is not None else Dim(var, k) for k, n in enumerate(var.static_shape))
+def fmt_static(static: tuple) -> str:
+    """A static shape (ints and ``None``) as text."""
+    return "(" + ", ".join("None" if s is None else str(s) for s in static) + ("," if len(static) == 1 else "") + ")"
 
 
-def broadcast_shapes(*shapes: tuple) -> tuple:
-    """NumPy broadcasting of symbolic shapes; returns ``(shape, constraints)``."""
+class ShapeError(ValueError):
+    """Shapes that cannot work together."""
+
+
+def broadcast(*shapes: tuple) -> tuple:
+    """NumPy broadcasting of symbolic shapes: ``(shape, constraints)``.
+
+    Two different run-time sizes that meet must be equal (a size declared
+    ``None`` never broadcasts, as in PyTensor): the pair is returned as a
+    constraint for the caller to record on its node.
+    """
     ndim = max((len(s) for s in shapes), default=0)
     result, constraints = [], []
     for k in range(ndim):
@@ -42,140 +94,24 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
             if j < 0:
                 continue
             d = s[j]
-            if d == dim or d == 1:
+            if d == 1 or sizes_equal(d, dim):
                 continue
             if dim == 1:
                 dim = d
-            elif d.is_Integer and dim.is_Integer:
-                raise ValueError(
+            elif is_static(d) and is_static(dim):
+                raise ShapeError(
                     "shapes " + " and ".join(fmt_shape(s) for s in shapes) + " cannot be broadcast together"
                 )
             else:
                 constraints.append((dim, d))
-                _union(dim, d)
-                if _dim_key(d) < _dim_key(dim):
+                if is_static(d):
                     dim = d
         result.append(dim)
     return tuple(result), tuple(constraints)
 
 
-# Sizes that broadcasting has required to be equal form classes (union-find), so
-# that equal shapes compare equal whichever operand they came from.  Shapes
-# themselves only ever name sizes of their own graph's variables.
-_DIM_PARENT: dict = {}
-
-
-def _dim_key(dim) -> tuple:
-    """Order of preference among equal sizes: literals, then inputs' sizes, then by name."""
-    if dim.is_Integer:
-        return (0,)
-    if isinstance(dim, Dim):
-        return (1, dim.var.role != "input", dim.var.name, dim.var.uid, dim.axis)
-    return (2, sp.srepr(dim))
-
-
-def _find(dim):
-    while dim in _DIM_PARENT:
-        dim = _DIM_PARENT[dim]
-    return dim
-
-
-def _union(a, b) -> None:
-    a, b = _find(a), _find(b)
-    if a != b:
-        first, second = sorted((a, b), key=_dim_key)
-        _DIM_PARENT[second] = first
-
-
-def canonical_dim(dim: sp.Expr) -> sp.Expr:
-    """The representative of the class of sizes known to equal ``dim``."""
-    if dim.is_Integer:
-        return dim
-    if isinstance(dim, Dim) or dim in _DIM_PARENT:
-        return _find(dim)
-    return dim.xreplace({d: _find(d) for d in dim.atoms(Dim)})
-
-
-def same_shape(a: tuple, b: tuple) -> bool:
-    """Whether two symbolic shapes are equal, given the sizes known to be equal."""
-    return len(a) == len(b) and all(x == y or canonical_dim(x) == canonical_dim(y) for x, y in zip(a, b))
-
-
-def _is_weak(expr) -> bool:
-    return expr.is_Number or expr.is_NumberSymbol or isinstance(expr, Dim)
-
-
-def _infer(node):
-    from .nodes import TensorOp
-
-    if isinstance(node, TensorVar):
-        return var_shape(node), node.dtype, ()
-    if isinstance(node, TensorOp):
-        shape, constraints = node.infer_shape()
-        return shape, node.infer_dtype(), constraints
-    if _is_weak(node) or isinstance(node, sp.logic.boolalg.BooleanAtom):
-        return (), ("bool" if isinstance(node, sp.logic.boolalg.BooleanAtom) else None), ()
-    kids = children(node)
-    shape, constraints = broadcast_shapes(*(_SHAPES[c] for c in kids))
-    if isinstance(node, (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction)):
-        return shape, "bool", constraints
-    values = [c.args[0] for c in kids] if isinstance(node, sp.Piecewise) else kids
-    dtypes = {_DTYPES[v] for v in values}
-    if isinstance(node, sp.functions.elementary.piecewise.ExprCondPair):
-        dtypes = {_DTYPES[node.args[0]]}
-    dtype = "float64" if "float64" in dtypes else "float32" if "float32" in dtypes else None
-    if dtype is None and dtypes == {"bool"} and isinstance(node, sp.Piecewise):
-        dtype = "bool"
-    return shape, dtype, constraints
-
-
-def _ensure(expr) -> None:
-    if expr in _SHAPES:
-        return
-    for node in postorder([expr]):
-        if node not in _SHAPES:
-            shape, dtype, constraints = _infer(node)
-            for a, b in constraints:
-                _union(a, b)
-            _SHAPES[node], _DTYPES[node], _CONSTRAINTS[node] = shape, dtype, constraints
-
-
-def stand_in(name: str, like: sp.Basic) -> TensorVar:
-    """A new variable named ``name`` with exactly the (symbolic) type of ``like``."""
-    shape = shape_of(like)
-    var = TensorVar(name, tuple(int(d) if d.is_Integer else None for d in shape), value_dtype(like))
-    _SHAPES[var], _DTYPES[var], _CONSTRAINTS[var] = shape, value_dtype(like), ()
-    return var
-
-
-def shape_of(expr: sp.Basic) -> tuple:
-    """Symbolic shape of ``expr``."""
-    _ensure(expr)
-    return _SHAPES[expr]
-
-
-def dtype_of(expr: sp.Basic) -> str | None:
-    """dtype of ``expr``; ``None`` for a plain number (NumPy's weak scalars)."""
-    _ensure(expr)
-    return _DTYPES[expr]
-
-
-def value_dtype(expr: sp.Basic) -> str:
-    """dtype of the array ``expr`` evaluates to (plain numbers become float64)."""
-    return dtype_of(expr) or "float64"
-
-
-def constraints_of(expr: sp.Basic) -> tuple:
-    """Run-time size equalities that ``expr`` itself (not its operands) requires."""
-    _ensure(expr)
-    return _CONSTRAINTS[expr]
-
-
-def size_of(shape: tuple) -> sp.Expr:
-    """Number of elements of a symbolic shape."""
-    return sp.Mul(*shape)
-
-
-def result_dtype(*dtypes) -> str:
-    """Float dtype of arithmetic on operands of ``dtypes`` (weak scalars ignored)."""
-    return "float64" if "float64" in dtypes or not any(d in FLOAT_DTYPES for d in dtypes) else "float32"
+def same_shape(a: tuple, b: tuple, facts: SizeFacts | None = None) -> bool:
+    """Whether two shapes are equal (given a graph's size facts, if any)."""
+    if facts is not None:
+        return facts.same_shape(a, b)
+    return len(a) == len(b) and all(sizes_equal(x, y) for x, y in zip(a, b))

@@ -1,25 +1,16 @@
-"""Walking a SymPy DAG once per distinct node (never once per path)."""
+"""Walking a DAG once per distinct node (never once per path)."""
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
-import sympy as sp
-
-from .symbols import Count, Dim, Static, TensorVar
+from .node import Node
 
 
-def children(expr: sp.Basic) -> tuple:
-    """The operands of ``expr`` that are graph nodes (leaves have none)."""
-    if isinstance(expr, (TensorVar, Dim, Count, Static)) or not expr.args:
-        return ()
-    return tuple(a for a in expr.args if not isinstance(a, Static))
-
-
-def postorder(roots: Iterable[sp.Basic]) -> list:
+def postorder(roots: Iterable[Node]) -> list:
     """Distinct nodes reachable from ``roots``, each after all of its operands."""
     order, seen = [], set()
     for root in roots:
-        if root in seen:
+        if id(root) in seen:
             continue
         stack = [(root, False)]
         while stack:
@@ -27,36 +18,53 @@ def postorder(roots: Iterable[sp.Basic]) -> list:
             if expanded:
                 order.append(node)
                 continue
-            if node in seen:
+            if id(node) in seen:
                 continue
-            seen.add(node)
+            seen.add(id(node))
             stack.append((node, True))
-            stack.extend((c, False) for c in reversed(children(node)) if c not in seen)
+            stack.extend((c, False) for c in reversed(node.inputs) if id(c) not in seen)
     return order
 
 
-def rebuild(roots: list, transform: Callable[[sp.Basic, tuple], sp.Basic]) -> list:
-    """Rebuild ``roots`` bottom-up, memoised: ``transform(node, new_args)`` gives the
-    new node for ``node`` whose graph operands were rebuilt to ``new_args``."""
-    new = {}
+def consumers(order: list) -> dict:
+    """``{id(node): [nodes that read it]}`` (a node reading twice is listed twice)."""
+    out: dict = {id(n): [] for n in order}
+    for node in order:
+        for c in node.inputs:
+            out[id(c)].append(node)
+    return out
+
+
+def rebuild(roots: list, transform: Callable[[Node, tuple], Node]) -> list:
+    """Rebuild ``roots`` bottom-up, memoised: ``transform(node, new_inputs)`` gives
+    the node that replaces ``node`` once its operands were rebuilt to ``new_inputs``."""
+    new: dict = {}
     for node in postorder(roots):
-        kids = children(node)
-        if kids:
-            args = tuple(new[a] if not isinstance(a, Static) else a for a in node.args)
-        else:
-            args = ()
-        new[node] = transform(node, args)
-    return [new[r] for r in roots]
+        new[id(node)] = transform(node, tuple(new[id(c)] for c in node.inputs))
+    return [new[id(r)] for r in roots]
 
 
 def replace(roots: list, mapping: dict) -> list:
-    """Substitute whole subexpressions by ``mapping`` (memoised over the DAG)."""
+    """``roots`` with nodes substituted by ``mapping`` (``{id(old): new}``), memoised."""
 
-    def transform(node, args):
-        if node in mapping:
-            return mapping[node]
-        if not args or args == node.args:
-            return node
-        return node.func(*args)
+    def transform(node, inputs):
+        if id(node) in mapping:
+            return mapping[id(node)]
+        return node.rebuild(inputs)
 
     return rebuild(roots, transform)
+
+
+def depends_on(roots: list, targets: Iterable[Node]) -> set:
+    """ids of the nodes below ``roots`` that depend on any of ``targets`` (targets included)."""
+    wanted = {id(t) for t in targets}
+    found = set()
+    for node in postorder(roots):
+        if id(node) in wanted or any(id(c) in found for c in node.inputs):
+            found.add(id(node))
+    return found
+
+
+def count_nodes(roots: Iterable[Node]) -> int:
+    """The number of distinct nodes of a graph."""
+    return len(postorder(roots))

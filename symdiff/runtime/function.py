@@ -1,52 +1,79 @@
 """``sd.function``: compile symbolic outputs and updates into a callable.
 
-The call path is kept thin: convert and check the arguments (count, dtype,
-shape, and the size equalities the graph requires), then one call into the
-Numba kernel, which also writes the updates of shared variables in place.
+Building a function rewrites the graph (givens, stable forms, canonical
+form), plans and emits one Numba kernel and compiles it right away (every
+input's dtype and rank is known), so the first call is as fast as the
+others.  A call converts and checks its arguments (count, dtype, shape, the
+run-time size equalities and index bounds the graph needs) before the
+kernel runs, so a bad call changes nothing; shared variables are locked for
+the call, so calls from several threads give the results of sequential calls.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
+from dataclasses import dataclass, replace as dc_replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
-from ..codegen.lower import Kernel, generate_kernel
-from ..graph.nodes import Index, Reshape, Transpose
-from ..graph.symbols import Dim, TensorVar
-from ..graph.types import broadcast_shapes, constraints_of, fmt_shape, shape_of, value_dtype
-from ..graph.walk import postorder, replace
+from ..codegen.emit import Kernel, emit
+from ..codegen.plan import make_plan
+from ..graph.node import Node, Variable
+from ..graph.sizes import Dim
+from ..graph.types import fmt_shape, fmt_static
+from ..graph.walk import postorder, rebuild
 from ..printing import brief
-from ..rewrites import stabilize
-from ..tensor import SharedVariable, Tensor, Variable, as_tensor
+from ..rewrites.canonical import canonical
+from ..rewrites.stabilize import stabilize
+from ..tensor import SharedVariable, Tensor, _shared_lock, as_node, as_tensor
 from .cache import load_kernel_module
 
-_VIEW_OPS = (Transpose, Reshape, Index)
+
+@dataclass
+class Config:
+    """Code generation switches; ``sd.config`` holds the defaults, and each
+    ``sd.function(...)`` call can override them by keyword."""
+
+    fast_math: bool = True  # vectorisable exp/log/...; False: plain libm calls
+    parallel_threshold: int = 200_000  # loops over at least this many elements use prange; 0: never
+    nan_guard: bool = False  # raise naming the first node that made a NaN from finite inputs
+
+
+config = Config()
 
 
 class Function:
     """A compiled function of symbolic inputs (see :func:`function`)."""
 
-    def __init__(self, inputs, outputs, updates=None, givens=None):
+    def __init__(self, inputs, outputs, updates=None, givens=None, **options):
+        unknown = set(options) - set(Config.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"function: unknown option(s) {sorted(unknown)}; options are {sorted(Config.__dataclass_fields__)}")
+        self.config = dc_replace(config, **options)
         self.inputs = _check_inputs(inputs)
         self._single = not isinstance(outputs, (list, tuple))
-        outs = [as_tensor(o) for o in ([outputs] if self._single else outputs)]
+        outs = [_output_node(o, k) for k, o in enumerate([outputs] if self._single else outputs)]
         pairs = _check_updates(updates)
-        exprs = [o.expr for o in outs] + [v.expr for _, v in pairs]
+        roots = outs + [v for _, v in pairs]
         if givens:
-            exprs = replace(exprs, _givens_mapping(givens))
-        exprs = stabilize(exprs)
-        out_exprs, update_exprs = exprs[: len(outs)], exprs[len(outs):]
+            roots = substitute(roots, _givens_mapping(givens))
+        roots = canonical(stabilize(roots))
+        out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
-        in_vars = [i.expr for i in self.inputs]
-        self.kernel: Kernel = generate_kernel(out_exprs, [(s.expr, e) for s, e in zip(self.shared, update_exprs)], in_vars)
-        self._shared_by_var = _shared_variables(self.kernel, self.shared)
-        self._check_shapes = _shape_checker(self.kernel, exprs, list(zip(self.shared, update_exprs)))
+        update_pairs = [(s.node, v) for s, v in zip(self.shared, update_nodes)]
+        _check_update_types(update_pairs)
+        in_vars = [i.node for i in self.inputs]
+        self.plan = make_plan(out_nodes, update_pairs, in_vars, self.config.parallel_threshold)
+        self.kernel: Kernel = emit(self.plan, self.config.fast_math, self.config.parallel_threshold)
+        self._checks = _argument_checker(self.plan, out_nodes + update_nodes)
         module = load_kernel_module(self.kernel.source)
-        self._kernel, self._loop = module.kernel, module.loop
-        self._copy_outputs = [isinstance(e, _VIEW_OPS) or isinstance(e, TensorVar) for e in out_exprs]
-        self._out_dtypes = [np.dtype(value_dtype(e)) for e in out_exprs]
-        self._extra_args = [v for v in self.kernel.arg_vars[len(self.inputs):]]
+        self._kernel, self._loop_fn = module.kernel, module.loop
+        self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
+        self._kernel.compile(self._signature)
+        self._loop_ready = False
+        self._out_dtypes = [np.dtype(o.dtype) for o in out_nodes]
+        self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
 
     @property
     def source(self) -> str:
@@ -54,29 +81,39 @@ class Function:
         return self.kernel.source
 
     def __repr__(self) -> str:
-        names = ", ".join(i.expr.name for i in self.inputs)
-        return f"<symdiff.Function({names}) -> {self.kernel.n_outputs} output(s), {len(self.shared)} update(s)>"
+        ins = ", ".join(f"{i.node.name}: {i.dtype}{fmt_static(i.static_shape)}" for i in self.inputs)
+        outs = ", ".join(brief(o, depth=2, width=40) for o in self.plan.outputs)
+        ups = ", ".join(v.name for v, _ in self.plan.updates)
+        return (f"<symdiff.Function ({ins}) -> [{outs}]" + (f", updates {ups}" if ups else "")
+                + "; see .source for the kernel>")
 
-    def _arguments(self, args: tuple) -> list:
-        if len(args) != len(self.inputs):
-            names = ", ".join(repr(i.expr.name) for i in self.inputs)
-            raise TypeError(f"function takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
-        arrays = [_convert(var, value) for var, value in zip(self.inputs, args)]
-        for var in self._extra_args:
-            arrays.append(self._shared_by_var[var].storage if var.role == "shared" else var.value)
-        self._check_shapes(*arrays)
+    # -- calling -------------------------------------------------------------------
+    def _arguments(self, args: tuple, kwargs: dict) -> list:
+        n = len(self.inputs)
+        if kwargs:
+            args = _bind_keywords(self.inputs, args, kwargs)
+        if len(args) != n:
+            names = ", ".join(repr(i.node.name) for i in self.inputs)
+            raise TypeError(f"function takes {n} input(s) ({names}), got {len(args)}")
+        arrays = [_convert(var.node, value) for var, value in zip(self.inputs, args)]
+        for var in self.kernel.arg_vars[n:]:
+            arrays.append(var.storage.value if var.role == "shared" else var.value)
         return arrays
 
-    def __call__(self, *args):
-        results = self._kernel(*self._arguments(args))
-        outs = []
-        for value, copy, dtype in zip(results, self._copy_outputs, self._out_dtypes):
-            if isinstance(value, np.ndarray):
-                outs.append(value.copy() if copy else value)
-            else:
-                outs.append(np.asarray(value, dtype=dtype))
-        return outs[0] if self._single else outs
+    def __call__(self, *args, **kwargs):
+        with ExitStack() as stack:
+            for var in self._locks:
+                stack.enter_context(_shared_lock(var))
+            arrays = self._arguments(args, kwargs)
+            self._checks(*arrays)
+            if self.config.nan_guard:
+                from ..checking.nan_guard import check_for_nans
 
+                check_for_nans(self, arrays)
+            results = self._kernel(*arrays)
+        outs = [np.asarray(value, dtype=dtype) if not isinstance(value, np.ndarray) else value
+                for value, dtype in zip(results, self._out_dtypes)]
+        return outs[0] if self._single else outs
 
     def loop(self, n_steps: int, *inputs, batch_size: int | None = None, progress: bool = False):
         """Run ``n_steps`` calls inside compiled code; return each output stacked over steps.
@@ -88,34 +125,270 @@ class Function:
         n_steps = int(n_steps)
         if n_steps < 1:
             raise ValueError(f"loop: n_steps must be at least 1, got {n_steps}")
-        arrays = self._arguments(inputs)
-        batch = 0 if batch_size is None else int(batch_size)
-        if batch_size is not None:
-            _check_batching(self.inputs, arrays, batch)
-        chunk = n_steps if not progress else max(1, n_steps // 40)
-        pieces, done = [], 0
-        while done < n_steps:
-            size = min(chunk, n_steps - done)
-            pieces.append(self._loop(size, done, batch, *arrays))
-            done += size
-            if progress:
-                _draw_progress(done, n_steps)
+        with ExitStack() as stack:
+            for var in self._locks:
+                stack.enter_context(_shared_lock(var))
+            arrays = self._arguments(inputs, {})
+            batch = 0 if batch_size is None else int(batch_size)
+            if batch_size is not None:
+                _check_batching(self.inputs, arrays, batch)
+                self._checks(*_first_batch(self.inputs, arrays, batch))
+            else:
+                self._checks(*arrays)
+            chunk = n_steps if not progress else max(1, n_steps // 40)
+            pieces, done = [], 0
+            while done < n_steps:
+                size = min(chunk, n_steps - done)
+                pieces.append(self._loop_fn(size, done, batch, *arrays))
+                done += size
+                if progress:
+                    _draw_progress(done, n_steps)
         outs = [np.concatenate([p[k] for p in pieces]) for k in range(self.kernel.n_outputs)]
         return outs[0] if self._single else outs
+
+    def __reduce__(self):
+        return (_rebuild_function, (self._spec,))
+
+    _spec = None
+
+
+def _rebuild_function(spec):
+    inputs, outputs, updates, givens, options = spec
+    return Function(inputs, outputs, updates, givens, **options)
+
+
+def function(
+    inputs: Sequence[Tensor],
+    outputs: "Tensor | Sequence[Tensor]",
+    updates: "Sequence[tuple] | Mapping | None" = None,
+    givens: Mapping | None = None,
+    **options,
+) -> Function:
+    """Compile ``outputs`` (a tensor or a list) of ``inputs`` into a Numba kernel.
+
+    ``updates`` lists ``(shared_variable, new_value)`` pairs (or a dict): after
+    each call every shared variable holds its new value, all computed from the
+    values before the call.  ``givens`` maps variables to tensors that replace
+    them.  Shared variables used by the graph are implicit inputs.  Options
+    (``fast_math``, ``parallel_threshold``, ``nan_guard``) override ``sd.config``.
+
+    >>> x = sd.vector("x")
+    >>> f = sd.function([x], sd.sum(x ** 2))
+    >>> float(f([1.0, 2.0]))
+    5.0
+    """
+    f = Function(inputs, outputs, updates, givens, **options)
+    f._spec = (list(inputs), outputs, updates, givens, options)
+    return f
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _output_node(o, k: int) -> Node:
+    if isinstance(o, (Tensor, int, float, np.ndarray, np.number)):
+        return as_node(o)
+    raise TypeError(f"function: output #{k} must be a symbolic tensor, got {type(o).__name__}")
+
+
+def _check_inputs(inputs) -> list:
+    if isinstance(inputs, Tensor):
+        raise TypeError("function: inputs must be a list of symbolic variables, e.g. function([x], ...)")
+    inputs = list(inputs)
+    for k, v in enumerate(inputs):
+        if isinstance(v, SharedVariable):
+            raise TypeError(f"function: input #{k} {v.node.name!r} is a shared variable; shared variables are implicit inputs")
+        if not isinstance(v, Tensor) or not isinstance(v.node, Variable) or v.node.role != "input":
+            raise TypeError(f"function: input #{k} must be a symbolic variable (sd.scalar/vector/matrix/tensor), got {v!r}")
+    seen = set()
+    for v in inputs:
+        if id(v.node) in seen:
+            raise ValueError(f"function: input {v.node.name!r} appears more than once")
+        seen.add(id(v.node))
+    return inputs
+
+
+def _check_updates(updates) -> list:
+    if updates is None:
+        return []
+    pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates)
+    seen, out = set(), []
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"function: updates must be (shared_variable, new_value) pairs, got {pair!r}")
+        target, value = pair
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"function: only shared variables can be updated, got {target!r}")
+        if id(target.node) in seen:
+            raise ValueError(f"function: shared variable {target.node.name!r} is updated twice")
+        seen.add(id(target.node))
+        value = as_tensor(value)
+        if value.ndim > target.ndim:
+            raise ValueError(
+                f"function: update of {target.node.name!r} has shape {fmt_shape(value.node.shape)}, "
+                f"the variable has shape {fmt_shape(target.node.shape)}"
+            )
+        out.append((target, value.node))
+    return out
+
+
+def _check_update_types(pairs) -> None:
+    for var, value in pairs:
+        if value.dtype != var.dtype and not (value.type.weak or np.can_cast(value.dtype, var.dtype, "safe")):
+            raise TypeError(
+                f"function: the update of {var.name!r} ({var.dtype}) has dtype {value.dtype}; "
+                f"cast it with .astype('{var.dtype}')"
+            )
+
+
+def _givens_mapping(givens) -> dict:
+    mapping = {}
+    for var, value in dict(givens).items():
+        if not isinstance(var, Tensor) or not isinstance(var.node, Variable):
+            raise TypeError(f"givens: keys must be symbolic variables, got {var!r}")
+        node = as_node(value)
+        if node.ndim != var.ndim:
+            raise ValueError(f"givens: {var.node.name!r} has {var.ndim} dimension(s), its replacement {node.ndim}")
+        mapping[id(var.node)] = (var.node, node)
+    return mapping
+
+
+def substitute(roots: list, mapping: dict) -> list:
+    """``roots`` with variables replaced (``{id(var): (var, node)}``), run-time sizes
+    of the replaced variables included (``X.shape[0]`` becomes the replacement's)."""
+    dims = {}
+    for var, node in mapping.values():
+        for k, d in enumerate(var.shape):
+            if isinstance(d, Dim):
+                dims[d] = node.shape[k]
+
+    def fix(value):
+        if isinstance(value, sp.Basic):
+            return value.xreplace(dims)
+        if isinstance(value, tuple):
+            return tuple(fix(v) for v in value)
+        return value
+
+    def transform(node, inputs):
+        if id(node) in mapping:
+            return mapping[id(node)][1]
+        params = {k: fix(v) for k, v in zip(node.params, node.param_values())}
+        if not node.inputs:
+            if params == dict(zip(node.params, node.param_values())) or isinstance(node, Variable):
+                return node
+            return type(node)(**params)
+        new = type(node)(tuple(inputs), **params)
+        new.name = node.name
+        return new
+
+    return rebuild(roots, transform)
+
+
+# --------------------------------------------------------------------------- calling
+
+
+def _numba_type(var: Variable):
+    from numba import types
+
+    return types.Array(getattr(types, "bool_" if var.dtype == "bool" else var.dtype), len(var.static_shape), "C")
+
+
+def _bind_keywords(inputs, args: tuple, kwargs: dict) -> tuple:
+    names = [i.node.name for i in inputs]
+    values = list(args) + [None] * (len(names) - len(args))
+    given = [True] * len(args) + [False] * (len(names) - len(args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(f"function got an unexpected keyword argument {key!r}; inputs are {names}")
+        k = names.index(key)
+        if given[k]:
+            raise TypeError(f"function got multiple values for input {key!r}")
+        values[k], given[k] = value, True
+    missing = [n for n, g in zip(names, given) if not g]
+    if missing:
+        raise TypeError(f"function is missing input(s) {missing}")
+    return tuple(values)
+
+
+def _convert(var: Variable, value) -> np.ndarray:
+    want = np.dtype(var.dtype)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype != want:
+        if np.can_cast(arr.dtype, want, "safe") or (arr.dtype.kind in "biu" and want.kind == "f"):
+            arr = arr.astype(want)
+        else:
+            raise TypeError(f"input {var.name!r}: expected dtype {want.name}, got {arr.dtype.name} (cast it with .astype(np.{want.name}))")
+    static = var.static_shape
+    if arr.ndim != len(static) or any(s is not None and s != n for s, n in zip(static, arr.shape)):
+        raise ValueError(f"input {var.name!r}: expected shape {fmt_static(static)}, got {arr.shape}")
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def _argument_checker(plan, roots: list):
+    """A generated Python function checking the run-time size equalities and index
+    bounds the graph needs, with messages naming what disagrees."""
+    from ..codegen.scalar import SizePrinter
+
+    names = {id(v): f"a{k}" for k, v in enumerate(plan.arg_vars)}
+    printer = SizePrinter(names)
+    lines = [f"def check({', '.join(names.values())}):"]
+    seen = set()
+    nodes = postorder(roots)
+
+    def known(expr) -> bool:
+        return all(id(d.var) in names for d in expr.atoms(Dim))
+
+    for node in nodes:
+        for a, b in node.constraints:
+            key = frozenset((a, b))
+            if key in seen or not (known(a) and known(b)):
+                continue
+            seen.add(key)
+            ca, cb = printer.doprint(a), printer.doprint(b)
+            message = (f"shape mismatch: {a} = {{}} but {b} = {{}}; they must be equal (in {brief(node, width=70)}). "
+                       "Sizes declared None never broadcast: declare a broadcasting axis with size 1")
+            lines += [f"    if {ca} != {cb}:", f"        raise ValueError({message!r}.format({ca}, {cb}))"]
+        for bound in getattr(node, "bounds", ()):
+            key = (bound.low, bound.high, bound.message)
+            if key in seen or not (known(bound.low) and known(bound.high)):
+                continue
+            seen.add(key)
+            low, high, size = printer.doprint(bound.low), printer.doprint(bound.high), printer.doprint(bound.size)
+            lines += [f"    if not ({low}) <= ({high}):", f"        raise IndexError({bound.message!r}.format(size={size}))"]
+    for var, value in plan.updates:
+        lead = var.ndim - value.ndim
+        for k, d in enumerate(value.shape):
+            t = var.shape[lead + k]
+            if d == 1 or not (known(d) and known(t)) or frozenset((t, d)) in seen:
+                continue
+            seen.add(frozenset((t, d)))
+            ct, cd = printer.doprint(t), printer.doprint(d)
+            message = f"shape mismatch: the update of {var.name!r} has size {{}} on axis {k}, the variable {{}}"
+            lines += [f"    if {ct} != {cd}:", f"        raise ValueError({message!r}.format({cd}, {ct}))"]
+    lines.append("    return None")
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from the graph above
+    return namespace["check"]
+
+
+def _first_batch(inputs, arrays, batch):
+    return [a[:batch] if var.node.static_shape else a for var, a in zip(inputs, arrays)] + arrays[len(inputs):]
 
 
 def _check_batching(inputs, arrays, batch: int) -> None:
     if batch < 1:
         raise ValueError(f"loop: batch_size must be a positive int, got {batch}")
     for var, arr in zip(inputs, arrays):
-        v = var.expr
+        v = var.node
         if not v.static_shape:
             continue
         if v.static_shape[0] is not None:
             raise ValueError(f"loop: input {v.name!r} has a fixed first size {v.static_shape[0]}; batching needs it None")
         if arr.shape[0] < batch:
             raise ValueError(f"loop: input {v.name!r} has {arr.shape[0]} rows, fewer than batch_size={batch}")
-    rows = {arr.shape[0] for var, arr in zip(inputs, arrays) if var.expr.static_shape}
+    rows = {arr.shape[0] for var, arr in zip(inputs, arrays) if var.node.static_shape}
     if len(rows) > 1:
         raise ValueError(f"loop: batched inputs must have the same number of rows, got {sorted(rows)}")
 
@@ -129,139 +402,3 @@ def _draw_progress(done: int, total: int) -> None:
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
-
-
-def function(
-    inputs: Sequence[Variable],
-    outputs: Tensor | Sequence[Tensor],
-    updates: Sequence[tuple] | Mapping | None = None,
-    givens: Mapping | None = None,
-) -> Function:
-    """Compile ``outputs`` (a tensor or a list) of ``inputs`` into a Numba kernel.
-
-    ``updates`` lists ``(shared_variable, new_value)`` pairs (or a dict): after
-    each call every shared variable holds its new value, all computed from the
-    old values.  ``givens`` maps variables to tensors that replace them.
-    Shared variables used by the graph are implicit inputs.
-    """
-    return Function(inputs, outputs, updates, givens)
-
-
-def _check_inputs(inputs) -> list:
-    if isinstance(inputs, Tensor):
-        raise TypeError("function: inputs must be a list of symbolic variables, e.g. function([x], ...)")
-    inputs = list(inputs)
-    for k, v in enumerate(inputs):
-        if isinstance(v, SharedVariable):
-            raise TypeError(f"function: input #{k} {v.expr.name!r} is a shared variable; shared variables are implicit inputs")
-        if not isinstance(v, Variable) or v.expr.role != "input":
-            raise TypeError(f"function: input #{k} must be a symbolic variable (sd.scalar/vector/matrix/tensor), got {v!r}")
-    names = [v.expr for v in inputs]
-    dup = {v.name for v in names if names.count(v) > 1}
-    if dup:
-        raise ValueError(f"function: input(s) {sorted(dup)} appear more than once")
-    return inputs
-
-
-def _check_updates(updates) -> list:
-    if updates is None:
-        return []
-    pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates)
-    seen = set()
-    out = []
-    for pair in pairs:
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(f"function: updates must be (shared_variable, new_value) pairs, got {pair!r}")
-        target, value = pair
-        if not isinstance(target, SharedVariable):
-            raise TypeError(f"function: only shared variables can be updated, got {target!r}")
-        if target.expr in seen:
-            raise ValueError(f"function: shared variable {target.expr.name!r} is updated twice")
-        seen.add(target.expr)
-        value = as_tensor(value)
-        if value.ndim > target.ndim:
-            raise ValueError(
-                f"function: update of {target.expr.name!r} has shape {fmt_shape(shape_of(value.expr))}, "
-                f"the variable has shape {fmt_shape(shape_of(target.expr))}"
-            )
-        out.append((target, value))
-    return out
-
-
-def _givens_mapping(givens) -> dict:
-    mapping = {}
-    for var, value in dict(givens).items():
-        if not isinstance(var, Variable):
-            raise TypeError(f"givens: keys must be symbolic variables, got {var!r}")
-        value = as_tensor(value)
-        broadcast_shapes(shape_of(var.expr), shape_of(value.expr))
-        mapping[var.expr] = value.expr
-    return mapping
-
-
-def _shared_variables(kernel: Kernel, updated) -> dict:
-    """The SharedVariable object behind each shared symbol the kernel takes."""
-    from ..tensor import shared_registry
-
-    found = {s.expr: s for s in updated}
-    for var in kernel.arg_vars:
-        if var.role == "shared" and var not in found:
-            found[var] = shared_registry[var]
-    return found
-
-
-def _convert(var: Variable, value) -> np.ndarray:
-    v = var.expr
-    want = np.dtype(v.dtype)
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-    if arr.dtype != want:
-        if arr.dtype.kind in "biu" or np.can_cast(arr.dtype, want, "safe"):
-            arr = arr.astype(want)
-        else:
-            raise TypeError(f"input {v.name!r}: expected dtype {want.name}, got {arr.dtype.name} (cast it with .astype(np.{want.name}))")
-    static = v.static_shape
-    if arr.ndim != len(static) or any(s is not None and s != n for s, n in zip(static, arr.shape)):
-        raise ValueError(f"input {v.name!r}: expected shape {_fmt_static(static)}, got {arr.shape}")
-    return arr
-
-
-def _fmt_static(static) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in static) + ("," if len(static) == 1 else "") + ")"
-
-
-def _shape_checker(kernel: Kernel, exprs: list, updates: list):
-    """A generated Python function that checks the run-time size equalities the graph needs."""
-    names = {v: f"a{k}" for k, v in enumerate(kernel.arg_vars)}
-    checks = {}
-    for node in postorder(exprs):
-        for a, b in constraints_of(node):
-            checks.setdefault(frozenset((a, b)), (a, b, node))
-    for target, value in updates:
-        t_shape, v_shape = shape_of(target.expr), shape_of(value)
-        lead = len(t_shape) - len(v_shape)
-        for k, d in enumerate(v_shape):
-            if d != 1 and d != t_shape[lead + k]:
-                checks.setdefault(frozenset((t_shape[lead + k], d)), (t_shape[lead + k], d, value))
-    lines = [f"def check({', '.join(names.values())}):"]
-    for a, b, node in checks.values():
-        if any(d.var not in names for d in (a.atoms(Dim) | b.atoms(Dim))):
-            continue
-        ca, cb = _dim_code(a, names), _dim_code(b, names)
-        context = brief(node, width=70)
-        message = (
-            f"shape mismatch: {a} = {{}} but {b} = {{}}; they must be equal (in {context}). "
-            "Sizes declared None never broadcast: declare a broadcasting axis with size 1"
-        )
-        lines.append(f"    if {ca} != {cb}:")
-        lines.append(f"        raise ValueError({message!r}.format({ca}, {cb}))")
-    lines.append("    return None")
-    namespace: dict = {}
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from the graph above
-    return namespace["check"]
-
-
-def _dim_code(dim: sp.Expr, names: dict) -> str:
-    if dim.is_Integer:
-        return str(int(dim))
-    mapping = {d: sp.Symbol(f"{names[d.var]}.shape[{d.axis}]") for d in dim.atoms(Dim)}
-    return f"({sp.sstr(dim.xreplace(mapping))})"
