@@ -161,8 +161,8 @@ def local_vjps(node: Node, g: Node, reaches: set, facts: SizeFacts) -> list:
     if _is_zero(g):  # a structurally zero adjoint: the operands get zero, not NaN from 0*inf
         return [(c, g) for c, w in zip(node.inputs, wanted) if w]
     if isinstance(node, TensorOp):
-        full = g.ndim == node.ndim and facts.same_shape(g.shape, node.shape)
-        g = expand(g, g.shape if full else node.shape, node.dtype)
+        if not (g.ndim == node.ndim and facts.same_shape(g.shape, node.shape)):
+            g = expand(g, node.shape, node.dtype)
         parent = None
     else:
         parent = node.shape

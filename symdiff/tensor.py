@@ -175,9 +175,13 @@ class Tensor:
         return _ew.apply(_ew.GreaterEqual, self, other)
 
     def __eq__(self, other):  # symbolic, as in NumPy and JAX
+        if other is None:
+            return NotImplemented
         return _ew.apply(_ew.Equal, self, other)
 
     def __ne__(self, other):
+        if other is None:
+            return NotImplemented
         return _ew.apply(_ew.NotEqual, self, other)
 
     def __and__(self, other):
@@ -346,7 +350,7 @@ def shared(value, name: str = "shared", shape: Shape | None = None, dtype=None) 
     check_dtype(value.dtype, f"shared variable {name!r}")
     static = (None,) * value.ndim if shape is None else tuple(shape)
     check_static_shape(name, static, value.shape)
-    return SharedVariable(Variable(str(name), static, value.dtype.name, role="shared", value=np.ascontiguousarray(value)))
+    return SharedVariable(Variable(str(name), static, value.dtype.name, role="shared", value=np.array(value, order="C")))
 
 
 def constant(value, name: str | None = None, dtype=None) -> Tensor:
@@ -359,7 +363,7 @@ def constant(value, name: str | None = None, dtype=None) -> Tensor:
     if dtype is None and arr.dtype.kind in "iu" and arr.dtype.name not in ("int32", "int64"):
         arr = arr.astype(np.int64)
     check_dtype(arr.dtype, "constant")
-    arr = np.ascontiguousarray(arr)
+    arr = np.array(arr, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
     arr.setflags(write=False)
     return Tensor(Variable(name or _constant_name(arr), arr.shape, arr.dtype.name, role="constant", value=arr))
 

@@ -271,8 +271,6 @@ def test_update_with_the_transpose_of_itself():
     np.testing.assert_array_equal(M.get_value(), A.T)  # gets [[1, 3], [3, 4]]
 
 
-@pytest.mark.xfail(reason="engine bug: an elementwise update written in place reads the variable through a "
-                          "transposed view, so it sees elements it has already overwritten", strict=True)
 def test_in_place_update_reading_a_transposed_view():
     A = np.array([[1.0, 2.0], [3.0, 4.0]])
     W = sd.shared(A, name="W")
@@ -281,8 +279,6 @@ def test_in_place_update_reading_a_transposed_view():
     np.testing.assert_array_equal(W.get_value(), 0.5 * (A + A.T))  # gets [[1, 2.5], [2.75, 4]]
 
 
-@pytest.mark.xfail(reason="engine bug: an elementwise update written in place reads the variable through a "
-                          "reversed slice, so it sees elements it has already overwritten", strict=True)
 def test_in_place_update_reading_a_reversed_slice():
     v = sd.shared(np.arange(4.0), name="v", shape=(4,))
     f = sd.function([], [], updates=[(v, v[::-1] * 10)])

@@ -234,7 +234,7 @@ class Size(Leaf):
         super().__init__(inputs, size=size, count=count)
 
     def infer_type(self):
-        return TensorType("int64", (), False), ()
+        return TensorType("int64", (), True), ()  # a Python int in NumPy: x32 / x.shape[0] is float32
 
     def _sympystr(self, printer):
         return printer._print(self.size)

@@ -258,10 +258,19 @@ REDUCTION_OPS = (Reduce, ProdOthers, ArgReduce, LogSumExp, Softmax, LogSoftmax)
 def _reduce(kind: str, x, axis, keepdims: bool, name: str | None) -> Tensor:
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
-    if not axes:
-        return named(Tensor(ew.Cast((node,), to=promote(node.type)[0]) if kind in ("max", "min") else
-                            Reduce((node,), kind=kind, axes=(), keepdims=bool(keepdims))), name)
+    if not axes:  # nothing to reduce: the value itself, in the reduction's dtype
+        from .shape import _Identity
+
+        dtype = Reduce.result_dtype(_Probe(node, kind))[0]
+        return named(Tensor(ew.Cast((node,), to=dtype) if dtype != node.dtype else _Identity((node,))), name)
     return named(Tensor(Reduce((node,), kind=kind, axes=axes, keepdims=bool(keepdims))), name)
+
+
+class _Probe:
+    """Enough of a Reduce for its dtype rule."""
+
+    def __init__(self, x, kind):
+        self.x, self.kind = x, kind
 
 
 def sum(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:

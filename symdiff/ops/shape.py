@@ -37,11 +37,14 @@ def _shape_text(printer, node: Node, dims: tuple) -> str:
 
 
 class Expand(ew.Elementwise):
-    """``x`` broadcast NumPy-style to ``dims`` (elementwise: each position reads
-    the operand's broadcast position)."""
+    """``x`` broadcast NumPy-style to ``dims`` (and given ``to``'s dtype, if set):
+    elementwise, each position reads the operand's broadcast position."""
 
-    params = ("dims",)
+    params = ("dims", "to")
     precedence = ew._ATOM
+
+    def __init__(self, inputs=(), dims=(), to=None):
+        super().__init__(inputs, dims=tuple(dims), to=to)
 
     def infer_type(self):
         x = self.inputs[0]
@@ -50,7 +53,7 @@ class Expand(ew.Elementwise):
             is_static(a) and is_static(d) and a != d for a, d in zip(shape, self.dims)
         ):
             raise ShapeError(f"cannot broadcast shape {fmt_shape(x.shape)} to {fmt_shape(self.dims)}")
-        return TensorType(x.dtype, tuple(self.dims), False), constraints
+        return TensorType(self.to or x.dtype, tuple(self.dims), False), constraints
 
     def vjp(self, g):
         return [g]
@@ -72,18 +75,21 @@ def expand(x: Node, dims: tuple, dtype: str | None = None) -> Node:
     """``x`` as a value of exactly ``dims`` (and ``dtype``, if given): broadcast and cast as needed."""
     from ..graph.node import Constant
 
+    dims = tuple(dims)
     if dtype is not None and isinstance(x, Constant) and (x.type.weak or x.dtype != dtype):
         x = Constant((), value=x.value, const_dtype=dtype, weak=False)
-    elif dtype is not None and (x.dtype != dtype or x.type.weak):
-        x = ew.Cast((x,), to=dtype)
     if len(x.shape) == len(dims) and all(sizes_equal(a, d) for a, d in zip(x.shape, dims)):
+        if dtype is not None and (x.dtype != dtype or x.type.weak):
+            return ew.Cast((x,), to=dtype)
         return x
-    return Expand((x,), dims=tuple(dims))
+    return Expand((x,), dims=dims, to=dtype if dtype is not None and dtype != x.dtype else None)
 
 
 def broadcast_to(x, shape, name: str | None = None) -> Tensor:
     """``x`` broadcast to ``shape`` (ints or symbolic sizes)."""
     node = as_node(x)
+    if isinstance(shape, (int, Tensor)) or hasattr(shape, "__index__"):
+        shape = (shape,)
     return named(Tensor(Expand((node,), dims=tuple(size_of(d) for d in shape))), name)
 
 
@@ -174,7 +180,8 @@ def reshape(x, shape, name: str | None = None) -> Tensor:
             raise ValueError(f"cannot reshape {fmt_shape(node.shape)} into {tuple(shape)}: -1 is ambiguous with a 0 size")
         rest = sp.cancel(total / known)
         if rest.is_Rational and not rest.is_Integer:
-            raise ShapeError(f"cannot reshape {fmt_shape(node.shape)} ({total} elements) into {tuple(shape)}")
+            raise ShapeError(f"cannot reshape {fmt_shape(node.shape)} into {tuple(shape)}: "
+                             f"{total} elements are not a multiple of {known}")
         dims[dims.index(None)] = rest
     return named(Tensor(Reshape((node,), dims=tuple(dims)) if not all(
         sizes_equal(a, d) for a, d in zip(node.shape, dims)) or len(dims) != node.ndim else _Identity((node,))), name)
@@ -403,7 +410,7 @@ def index_code(index: tuple, shape: tuple, e) -> str:
         else:
             bounds = ["" if v is None else e.size(_resolve(v, n)) for v in (start, stop)]
         parts.append(":".join(bounds) + (f":{step}" if step != 1 else ""))
-    return ", ".join(parts) + ("," if len(parts) == 1 else "")
+    return ", ".join(parts)
 
 
 def normalize_index(x: Node, index) -> tuple:

@@ -10,6 +10,7 @@ the call, so calls from several threads give the results of sequential calls.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, replace as dc_replace
 from typing import Mapping, Sequence
@@ -70,7 +71,7 @@ class Function:
         module = load_kernel_module(self.kernel.source)
         self._kernel, self._loop_fn = module.kernel, module.loop
         self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
-        self._kernel.compile(self._signature)
+        compile_once(self._kernel, self._signature)
         self._loop_ready = False
         self._out_dtypes = [np.dtype(o.dtype) for o in out_nodes]
         self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
@@ -130,11 +131,10 @@ class Function:
                 stack.enter_context(_shared_lock(var))
             arrays = self._arguments(inputs, {})
             batch = 0 if batch_size is None else int(batch_size)
+            self._checks(*arrays)
             if batch_size is not None:
                 _check_batching(self.inputs, arrays, batch)
-                self._checks(*_first_batch(self.inputs, arrays, batch))
-            else:
-                self._checks(*arrays)
+                self._checks(*_first_batch(self.inputs, arrays, batch))  # what each step's kernel sees
             chunk = n_steps if not progress else max(1, n_steps // 40)
             pieces, done = [], 0
             while done < n_steps:
@@ -183,6 +183,20 @@ def function(
 
 
 # --------------------------------------------------------------------------- building
+
+
+_COMPILE_LOCK = threading.Lock()
+
+
+def compile_once(dispatcher, signature: tuple) -> None:
+    """Compile ``dispatcher`` for ``signature`` unless it has it (a second thread waits and
+    reuses the first one's work), then forbid compiling on call: arguments are converted to
+    exactly the compiled types, so a mismatch is a bug to report, not a silent recompile."""
+    with _COMPILE_LOCK:
+        if signature not in dispatcher.signatures:
+            dispatcher.disable_compile(False)
+            dispatcher.compile(signature)
+        dispatcher.disable_compile()
 
 
 def _output_node(o, k: int) -> Node:
@@ -290,7 +304,8 @@ def substitute(roots: list, mapping: dict) -> list:
 def _numba_type(var: Variable):
     from numba import types
 
-    return types.Array(getattr(types, "bool_" if var.dtype == "bool" else var.dtype), len(var.static_shape), "C")
+    dtype = getattr(types, "bool_" if var.dtype == "bool" else var.dtype)
+    return types.Array(dtype, len(var.static_shape), "C", readonly=var.role == "constant")
 
 
 def _bind_keywords(inputs, args: tuple, kwargs: dict) -> tuple:
@@ -365,8 +380,8 @@ def _argument_checker(plan, roots: list):
                 continue
             seen.add(frozenset((t, d)))
             ct, cd = printer.doprint(t), printer.doprint(d)
-            message = f"shape mismatch: the update of {var.name!r} has size {{}} on axis {k}, the variable {{}}"
-            lines += [f"    if {ct} != {cd}:", f"        raise ValueError({message!r}.format({cd}, {ct}))"]
+            message = f"shape mismatch: {t} = {{}} but the update of {var.name!r} has {d} = {{}} on that axis; they must be equal"
+            lines += [f"    if {ct} != {cd}:", f"        raise ValueError({message!r}.format({ct}, {cd}))"]
     lines.append("    return None")
     namespace: dict = {}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from the graph above
