@@ -44,8 +44,14 @@ def _is(node: Node, number) -> bool:
     return v is not None and v == number
 
 
-def _fold(cls, *nodes):
-    """A constant for ``cls`` applied to constant nodes, or ``None``."""
+def _small(value) -> bool:
+    """Whether a folded coefficient stays a small rational (so folding cannot pile
+    up 4**k over a deep chain: past this, factors stay where the rules put them)."""
+    return value.is_Rational and abs(value.p) <= 1024 and value.q <= 1024
+
+
+def fold_constants(cls, *nodes):
+    """A constant for the arithmetic op ``cls`` applied to constant nodes, or ``None``."""
     values = [value_of(n) for n in nodes]
     if any(v is None for v in values):
         return None
@@ -78,7 +84,7 @@ def _keeps_type(kept: Node, *others: Node) -> bool:
 
 
 def add(x: Node, y: Node) -> Node:
-    folded = _fold(ew.Add, x, y)
+    folded = fold_constants(ew.Add, x, y)
     if folded is not None:
         return folded
     if _is(y, 0) and _keeps_type(x, y):
@@ -97,7 +103,7 @@ def add(x: Node, y: Node) -> Node:
 
 
 def sub(x: Node, y: Node) -> Node:
-    folded = _fold(ew.Sub, x, y)
+    folded = fold_constants(ew.Sub, x, y)
     if folded is not None:
         return folded
     if _is(y, 0) and _keeps_type(x, y):
@@ -135,7 +141,7 @@ def _coefficient(node: Node):
 def mul(x: Node, y: Node) -> Node:
     """``x*y``, with constant factors gathered in front and divisions moved outward
     (``(a/N)*b`` is ``(a*b)/N``), one level deep, so the cost stays bounded."""
-    folded = _fold(ew.Mul, x, y)
+    folded = fold_constants(ew.Mul, x, y)
     if folded is not None:
         return folded
     if _is(y, 1) and _keeps_type(x, y):
@@ -157,9 +163,9 @@ def mul(x: Node, y: Node) -> Node:
     cx, rx = _coefficient(x)
     cy, ry = _coefficient(y)
     if (cx is not None and rx is not None) or (cy is not None and ry is not None):
-        c = cx if cy is None else cy if cx is None else _fold(ew.Mul, cx, cy)
+        c = cx if cy is None else cy if cx is None else fold_constants(ew.Mul, cx, cy)
         parts = [r for r in (rx, ry) if r is not None]
-        if c is not None and parts:
+        if c is not None and parts and _small(c.value):
             rest = parts[0] if len(parts) == 1 else ew.Mul((parts[0], parts[1]))
             candidate = mul(c, rest)
             plain = ew.Mul((x, y))
@@ -170,7 +176,7 @@ def mul(x: Node, y: Node) -> Node:
 def div(x: Node, y: Node) -> Node:
     """``x/y``, with constant coefficients folded (``(2*a)/2`` is ``a``) and
     nested divisions merged (``(a/b)/c`` is ``a/(b*c)``)."""
-    folded = _fold(ew.Div, x, y)
+    folded = fold_constants(ew.Div, x, y)
     if folded is not None:
         return folded
     floating = x.dtype in ("float32", "float64")
@@ -179,8 +185,8 @@ def div(x: Node, y: Node) -> Node:
     if isinstance(y, Constant) and floating:
         c, rest = _coefficient(x)
         if c is not None and rest is not None:
-            factor = _fold(ew.Div, c, y)  # (c1*x)/c2 is (c1/c2)*x
-            if factor is not None:
+            factor = fold_constants(ew.Div, c, y)  # (c1*x)/c2 is (c1/c2)*x
+            if factor is not None and _small(factor.value):
                 return mul(factor, rest)
     if isinstance(x, ew.Neg):
         return neg(div(x.inputs[0], y))
@@ -192,7 +198,7 @@ def div(x: Node, y: Node) -> Node:
 
 
 def pow(x: Node, y: Node) -> Node:
-    folded = _fold(ew.Pow, x, y)
+    folded = fold_constants(ew.Pow, x, y)
     if folded is not None:
         return folded
     if _is(y, 1) and _keeps_type(x, y):

@@ -68,10 +68,14 @@ class Function:
         self.plan = make_plan(out_nodes, update_pairs, in_vars, self.config.parallel_threshold)
         self.kernel: Kernel = emit(self.plan, self.config.fast_math, self.config.parallel_threshold)
         self._checks = _argument_checker(self.plan, out_nodes + update_nodes)
+        for _, source, signatures in self.kernel.pieces:  # a split kernel: compile each distinct piece once
+            piece = load_kernel_module(source).piece
+            for signature in signatures:
+                compile_once(piece, signature)
         module = load_kernel_module(self.kernel.source)
         self._kernel, self._loop_fn = module.kernel, module.loop
-        self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
-        compile_once(self._kernel, self._signature)
+        if not self.kernel.split:
+            compile_once(self._kernel, tuple(_numba_type(v) for v in self.kernel.arg_vars))
         self._loop_ready = False
         self._out_dtypes = [np.dtype(o.dtype) for o in out_nodes]
         self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
