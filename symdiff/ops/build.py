@@ -18,12 +18,11 @@ from . import elementwise as ew
 
 
 def const(value, like: Node | None = None) -> Constant:
-    """A weak constant (it takes the dtype of what it meets)."""
+    """A weak constant (it takes the dtype of what it meets): an integer unless
+    ``value`` is not one or ``like`` is a float node."""
     value = exact(value)
-    dtype = "int64" if value.is_Integer else "float64"
-    if like is not None and like.dtype == "bool":
-        dtype = "int64" if value.is_Integer else "float64"
-    return Constant((), value=value, const_dtype=dtype, weak=True)
+    floating = not value.is_Integer or (like is not None and like.dtype in ("float32", "float64"))
+    return Constant((), value=value, const_dtype="float64" if floating else "int64", weak=True)
 
 
 def one(like: Node | None = None) -> Constant:
@@ -192,6 +191,8 @@ def div(x: Node, y: Node) -> Node:
         return neg(div(x.inputs[0], y))
     if isinstance(y, ew.Neg):
         return neg(div(x, y.inputs[0]))
+    if isinstance(x, Constant) and x.value.is_negative:  # -1/N rather than (-1)/N
+        return neg(div(neg(x), y))
     if isinstance(x, ew.Div):
         return div(x.inputs[0], mul(x.inputs[1], y))
     return ew.Div((x, y))

@@ -502,10 +502,10 @@ class Neg(Elementwise):
         return [b.neg(g)]
 
     def _sympystr(self, printer):
-        return "-" + printer.parenthesize(self.inputs[0], self.precedence)
+        return "-" + printer.parenthesize(self.inputs[0], self.precedence, strict=True)
 
     def _latex(self, printer):
-        return "-" + printer.parenthesize(self.inputs[0], self.precedence)
+        return "-" + printer.parenthesize(self.inputs[0], self.precedence, strict=True)
 
     def _numba(self, p):
         return f"(-{p.arg(self, 0)})"

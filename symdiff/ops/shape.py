@@ -79,7 +79,7 @@ def expand(x: Node, dims: tuple, dtype: str | None = None) -> Node:
     if dtype is not None and isinstance(x, Constant) and (x.type.weak or x.dtype != dtype):
         x = Constant((), value=x.value, const_dtype=dtype, weak=False)
     if len(x.shape) == len(dims) and all(sizes_equal(a, d) for a, d in zip(x.shape, dims)):
-        if dtype is not None and (x.dtype != dtype or x.type.weak):
+        if dtype is not None and x.dtype != dtype:
             return ew.Cast((x,), to=dtype)
         return x
     return Expand((x,), dims=dims, to=dtype if dtype is not None and dtype != x.dtype else None)
