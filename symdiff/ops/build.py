@@ -94,6 +94,8 @@ def add(x: Node, y: Node) -> Node:
         return sub(x, y.inputs[0])
     if isinstance(x, ew.Neg):
         return sub(y, x.inputs[0])
+    if x is y:
+        return mul(const(2, x), x)
     if isinstance(x, ew.Div) and isinstance(y, ew.Div) and x.inputs[1] is y.inputs[1]:
         return div(add(x.inputs[0], y.inputs[0]), x.inputs[1])
     if isinstance(y, Constant) and not isinstance(x, Constant) and y.value.is_negative:
