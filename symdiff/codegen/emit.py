@@ -456,7 +456,8 @@ def _piece(steps: list, reads: list, scalars: set, plan: Plan, fast_math: bool, 
 
 def _numba_type(node: Node, scalar: bool):
     """The Numba type a piece receives for ``node``'s value: a scalar, or an array whose
-    layout is C unless the value is a view (a transpose or a slice)."""
+    layout is C unless the value is a view (a transpose or a slice), read-only when it
+    views a constant."""
     from numba import types
 
     dtype = getattr(types, "bool_" if node.dtype == "bool" else node.dtype)
@@ -465,7 +466,10 @@ def _numba_type(node: Node, scalar: bool):
     while isinstance(node, _Identity):
         node = node.inputs[0]
     view = isinstance(node, (Transpose, Subtensor, AxisSlice))
-    readonly = getattr(node, "role", None) == "constant"
+    base = node
+    while isinstance(base, (Transpose, Subtensor, AxisSlice, _Identity)):
+        base = base.inputs[0]
+    readonly = getattr(base, "role", None) == "constant"
     return types.Array(dtype, node.ndim, "A" if view else "C", readonly=readonly)
 
 
