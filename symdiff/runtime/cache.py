@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -42,8 +43,17 @@ def load_kernel_module(source: str) -> ModuleType:
     """Import the module holding ``source`` from the cache, writing it there first if new."""
     digest = hashlib.sha256((_VERSION_SALT + "\n" + _support_digest() + "\n" + source).encode()).hexdigest()[:24]
     module_name = f"symdiff_kernel_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
+    with _LOAD_LOCK:  # two threads building the same graph must share one module (one dispatcher)
+        if module_name not in sys.modules:
+            sys.modules[module_name] = _import_kernel(module_name, digest, source)
+    return sys.modules[module_name]
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def _import_kernel(module_name: str, digest: str, source: str) -> ModuleType:
+    """Write ``source`` to the cache (if new) and import it as ``module_name``."""
     directory = cache_dir()
     path = directory / f"k{digest}.py"
     if not path.exists():
@@ -54,7 +64,6 @@ def load_kernel_module(source: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sys.modules[module_name] = module
     return module
 
 
