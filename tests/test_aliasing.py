@@ -66,17 +66,20 @@ def test_shifted_slices_of_themselves():
     p = sd.shared(np.arange(1.0, 7.0) ** 2, name="p")
     q = sd.shared(np.arange(1.0, 7.0) ** 3, name="q")
     r = sd.shared(np.arange(1.0, 7.0) * 3, name="r")
-    p0, q0, r0 = p.get_value(), q.get_value(), r.get_value()
+    t = sd.shared(np.arange(1.0, 7.0) ** 0.5, name="t")
+    p0, q0, r0, t0 = p.get_value(), q.get_value(), r.get_value(), t.get_value()
     f = sd.function([], [], updates=[
         (p, sd.concatenate([p[1:], p[:1]])),  # rotate left by one
         (q, sd.concatenate([q[:1], q[1:] - q[:-1]])),  # first differences
         (r, sd.concatenate([r[:-1] * r[1:], r[-1:]])),  # neighbour products
+        (t, sd.concatenate([t[1:], t[:1]]) * 2 - t),  # reads a copy of itself: may go in place
     ])
     f()
     np.testing.assert_array_equal(p.get_value(), np.roll(p0, -1))
     np.testing.assert_array_equal(q.get_value(), np.concatenate([q0[:1], q0[1:] - q0[:-1]]))
     np.testing.assert_array_equal(r.get_value(), np.concatenate([r0[:-1] * r0[1:], r0[-1:]]))
-    assert _in_place(f) == set()
+    np.testing.assert_array_equal(t.get_value(), np.roll(t0, -1) * 2 - t0)
+    assert _in_place(f) <= {"t"}
 
 
 def test_reshaped_views_of_themselves():
