@@ -14,6 +14,9 @@ import pytest
 import symdiff as sd
 
 
+SERIAL = {"parallel_threshold": 0}  # where prange is beside the point: Numba's parallel passes cost seconds
+
+
 def _matrix(seed: int, shape: tuple) -> np.ndarray:
     """Distinct, non-symmetric entries (a swap or transpose that went wrong shows)."""
     return np.random.default_rng(seed).permutation(np.prod(shape)).reshape(shape) + 1.0
@@ -208,8 +211,8 @@ def guarded():
     n = sd.shared(np.array(0.0), name="n")
     z = sd.shared(np.zeros(3), name="z")
     picked = x[sd.argmax(x) + off]
-    f = sd.function([x, off], picked * 2, updates=[(w, w * 2 + 1), (z, z + x[:3])])
-    g = sd.function([x, off], [], updates=[(w, w * 2 + 1), (n, n + picked), (z, z + x[:3])])
+    f = sd.function([x, off], picked * 2, updates=[(w, w * 2 + 1), (z, z + x[:3])], **SERIAL)
+    g = sd.function([x, off], [], updates=[(w, w * 2 + 1), (n, n + picked), (z, z + x[:3])], **SERIAL)
     return f, g, (w, n, z)
 
 

@@ -97,7 +97,7 @@ def test_the_built_dtype_is_numpys(case):
 @pytest.fixture(scope="module")
 def compiled_cases():
     t = SYMBOLIC
-    f = sd.function([t.z, t.f, t.i, t.j], [expr(t) for expr in CASES.values()])
+    f = sd.function([t.z, t.f, t.i, t.j], [expr(t) for expr in CASES.values()], parallel_threshold=0)
     return dict(zip(CASES, f(DATA["z"], DATA["f"], DATA["i"], DATA["j"])))
 
 

@@ -48,7 +48,7 @@ def test_the_facts_of_a_plan_come_from_its_own_graph():
 def must_share():
     """One compiled graph whose inputs must share sizes: ``x*y`` and ``A @ y``."""
     x, y, A = sd.vector("x"), sd.vector("y"), sd.matrix("A")
-    return sd.function([x, y, A], [x * y, A @ y])
+    return sd.function([x, y, A], [x * y, A @ y], parallel_threshold=0)
 
 
 def test_a_shared_size_is_checked_at_call_time_naming_both_inputs(must_share):
@@ -95,7 +95,7 @@ def test_a_shared_value_lives_with_the_variable_not_with_its_python_name():
     gc.collect()
     assert handle() is None  # the user's handle is gone; the graph still holds the value
     cost = sd.sum(scaled ** 2)  # build more graph on it
-    f = sd.function([x], [cost, sd.grad(cost, x)])  # compile
+    f = sd.function([x], [cost, sd.grad(cost, x)], parallel_threshold=0)  # compile
     xv = np.array([0.3, 0.1, -2.0])
     value, gradient = f(xv)  # call
     wv = np.array([1.0, -2.0, 0.5])

@@ -136,7 +136,7 @@ def combined():
     v = sd.vector("v")
     v5 = sd.vector("v5", shape=(5,))
     outs = [sd.sum(M[1]) + sd.sum(M[:, 2]), v[1:] - v[:-1], v[::2] * v[1::2], x[None] * 2.0, M[..., 0] * 2.0,
-            v5[1:] - v5[:-1], M[1:, :-1] * M[:-1, 1:]]
+            v5[1:] - v5[:-1], M[1:, :-1] * M[:-1, 1:], x[..., 0] * 2.0]
     cost = sd.sum(sd.sin(outs[0] + sd.sum(outs[1] * outs[2][:1]) + sd.sum(outs[6] ** 2)))
     values = sd.function([M, v, x, v5], outs)
     grads = sd.function([M, v], sd.grad(cost, [M, v]), **SERIAL)
@@ -145,7 +145,7 @@ def combined():
 
 def _combined_numpy(m, v, xv, v5):
     return [np.sum(m[1]) + np.sum(m[:, 2]), v[1:] - v[:-1], v[::2] * v[1::2], xv[None] * 2.0, m[..., 0] * 2.0,
-            v5[1:] - v5[:-1], m[1:, :-1] * m[:-1, 1:]]
+            v5[1:] - v5[:-1], m[1:, :-1] * m[:-1, 1:], xv[..., 0] * 2.0]
 
 
 def _combined_cost(m, v):
@@ -211,7 +211,7 @@ def test_givens_substitute_into_sizes_too():
     X, y, D = sd.matrix("X"), sd.vector("y"), sd.matrix("D")
     w = sd.shared(np.array([0.5, -1.0]), name="w_givens")
     loss = sd.mean((X @ w - y) ** 2)
-    f = sd.function([D, y], [loss, sd.grad(loss, w)], givens={X: D * 2.0})
+    f = sd.function([D, y], [loss, sd.grad(loss, w)], givens={X: D * 2.0}, **SERIAL)
     rng = np.random.default_rng(829)
     Dv, yv = rng.standard_normal((7, 2)), rng.standard_normal(7)
     value, gradient = f(Dv, yv)
@@ -227,7 +227,7 @@ def test_the_shape_of_a_tensor_is_a_symbolic_size():
     assert sd.vector("v4", shape=(4,)).shape == (4,)
     f = sd.function([X], [sd.sum(X ** 2) / X.shape[0], sd.arange(X.shape[0]) * 1.5,
                           X.reshape((X.shape[0] * X.shape[1],)), X.reshape((X.shape[1], X.shape[0])),
-                          X.shape[0] * X.shape[1]])
+                          X.shape[0] * X.shape[1]], **SERIAL)
     Xv = np.arange(12.0).reshape(4, 3)
     mean_sq, ramp, flat, swapped, count = f(Xv)
     np.testing.assert_allclose(mean_sq, np.sum(Xv ** 2) / 4, rtol=1e-15)
@@ -250,7 +250,7 @@ def test_a_tensor_of_static_length_is_iterable():
     v5 = sd.vector("v5", shape=(5,))
     parts = list(v5)
     assert len(parts) == 5 and sd.pprint(parts[3]) == "v5[3]"
-    f = sd.function([v5], [sum(v5), parts[-1] * 2])
+    f = sd.function([v5], [sum(v5), parts[-1] * 2], **SERIAL)
     values = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
     total, last = f(values)
     assert float(total) == 31.0 and float(last) == 32.0
@@ -261,7 +261,7 @@ def test_equality_is_symbolic_and_feeds_where():
     same, differ = x == y, x != y
     assert isinstance(same, sd.Tensor) and same.dtype == "bool" and differ.dtype == "bool"
     assert isinstance(x == 0, sd.Tensor)
-    f = sd.function([x, y], [sd.where(same, x * 10, y), sd.where(differ, x - y, 0.0), sd.where(x == 0, 1.0, x)])
+    f = sd.function([x, y], [sd.where(same, x * 10, y), sd.where(differ, x - y, 0.0), sd.where(x == 0, 1.0, x)], **SERIAL)
     xv, yv = np.array([1.0, 2.0, 0.0, -4.0]), np.array([1.0, 0.0, 0.0, 4.0])
     a, b, c = f(xv, yv)
     np.testing.assert_array_equal(a, np.where(xv == yv, xv * 10, yv))
