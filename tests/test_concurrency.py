@@ -157,6 +157,7 @@ def test_nan_guard_is_an_option_per_function(monkeypatch):
     x = sd.vector("x")
     guarded = sd.function([x], sd.sqrt(x), nan_guard=True, parallel_threshold=0)
     assert guarded.config.nan_guard is True
+    np.testing.assert_array_equal(guarded(np.array([4.0, 9.0])), [2.0, 3.0])  # finite values pass the guard
     monkeypatch.setattr(sd.config, "nan_guard", True)
     assert sd.function([x], sd.sqrt(x), nan_guard=False, parallel_threshold=0).config.nan_guard is False
 
