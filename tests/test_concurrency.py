@@ -79,6 +79,25 @@ def test_calls_with_updates_from_several_threads_give_the_sequential_results(reg
     np.testing.assert_allclose(w.get_value(), want_w, rtol=1e-12)
 
 
+def test_two_functions_sharing_variables_under_threads_see_consistent_states():
+    n = sd.shared(np.array(0.0), name="n")
+    total = sd.shared(np.array(0.0), name="total")
+    bump = sd.function([], [], updates=[(n, n + 1)], parallel_threshold=0)
+    collect = sd.function([], n * 1.0, updates=[(total, total + n), (n, n + 1)], parallel_threshold=0)
+
+    def work(k):
+        if k % 2:
+            return [float(collect()) for _ in range(CALLS)]
+        for _ in range(CALLS):
+            bump()
+        return []
+
+    seen = [v for part in _run_threads(work) for v in part]
+    assert float(n.get_value()) == N_THREADS * CALLS
+    assert len(set(seen)) == len(seen)  # no two calls saw the same n
+    assert float(total.get_value()) == sum(seen)  # each collect added exactly the n it returned
+
+
 def test_a_pure_function_called_from_several_threads_gives_right_results():
     x = sd.vector("x")
     f = sd.function([x], [sd.tanh(x) * 2 + sd.sum(x ** 2), sd.softmax(x)])

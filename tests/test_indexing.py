@@ -211,13 +211,15 @@ def test_givens_substitute_into_sizes_too():
     X, y, D = sd.matrix("X"), sd.vector("y"), sd.matrix("D")
     w = sd.shared(np.array([0.5, -1.0]), name="w_givens")
     loss = sd.mean((X @ w - y) ** 2)
-    f = sd.function([D, y], [loss, sd.grad(loss, w)], givens={X: D * 2.0}, **SERIAL)
+    column_means = sd.sum(X, axis=0) / X.shape[0]
+    f = sd.function([D, y], [loss, sd.grad(loss, w), column_means], givens={X: D * 2.0}, **SERIAL)
     rng = np.random.default_rng(829)
     Dv, yv = rng.standard_normal((7, 2)), rng.standard_normal(7)
-    value, gradient = f(Dv, yv)
+    value, gradient, means = f(Dv, yv)
     residual = (2 * Dv) @ w.get_value() - yv
     np.testing.assert_allclose(value, np.mean(residual ** 2), rtol=1e-13)
     np.testing.assert_allclose(gradient, 2 * (2 * Dv).T @ residual / 7, rtol=1e-13)
+    np.testing.assert_allclose(means, np.mean(2 * Dv, axis=0), rtol=1e-14)
 
 
 def test_the_shape_of_a_tensor_is_a_symbolic_size():
