@@ -302,9 +302,16 @@ class _Planner:
         for r in self.reads_nodes(value):
             if var in self.alias_of(r) and r is not var:
                 return False
-        # other members of its nest, and everything after it, must not read the variable
-        for m in nest.members:
-            if m is not value and self._reads_alias(m, var):
+        # members of its nest computed before it may read the variable at the element being
+        # written (they read it before the write, in the same iteration); members after it,
+        # and everything after the nest, must not read the variable
+        members = nest.members
+        mine = members.index(value)
+        for m in members[:mine]:
+            if any(var in self.alias_of(r) and r is not var for r in self.reads_nodes(m)):
+                return False
+        for m in members[mine + 1:]:
+            if self._reads_alias(m, var):
                 return False
         later = [n for n in order[position[id(value)] + 1:] if nest_of.get(id(n)) is not nest]
         if any(self._reads_alias(n, var) for n in later):

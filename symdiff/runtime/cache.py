@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -46,19 +47,24 @@ def source_digest(source: str) -> str:
 def load_kernel_module(source: str) -> ModuleType:
     """Import the module holding ``source`` from the cache, writing it there first if new."""
     digest = source_digest(source)
-    if f"symdiff_kernel_{digest}" not in sys.modules:
-        path = cache_dir() / f"k{digest}.py"
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(source)
-            os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
-    return _import(digest)
+    with _LOAD_LOCK:  # two threads building the same graph must share one module (one dispatcher)
+        if f"symdiff_kernel_{digest}" not in sys.modules:
+            path = cache_dir() / f"k{digest}.py"
+            if not path.exists():
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as f:
+                    f.write(source)
+                os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
+        return _import(digest)
 
 
 def load_piece(digest: str):
     """The ``piece`` function of the cached module ``digest`` (written by :func:`load_kernel_module`)."""
-    return _import(digest).piece
+    with _LOAD_LOCK:
+        return _import(digest).piece
+
+
+_LOAD_LOCK = threading.RLock()
 
 
 def _import(digest: str) -> ModuleType:

@@ -59,6 +59,7 @@ class Function:
         roots = outs + [v for _, v in pairs]
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
+        user_roots = roots  # the graph as written (messages quote it), before stable/canonical rewrites
         roots = canonical(stabilize(roots))
         out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
@@ -67,7 +68,7 @@ class Function:
         in_vars = [i.node for i in self.inputs]
         self.plan = make_plan(out_nodes, update_pairs, in_vars, self.config.parallel_threshold)
         self.kernel: Kernel = emit(self.plan, self.config.fast_math, self.config.parallel_threshold)
-        self._checks = _argument_checker(self.plan, out_nodes + update_nodes)
+        self._checks = _argument_checker(self.plan, user_roots + out_nodes + update_nodes)
         for _, source, signatures in self.kernel.pieces:  # a split kernel: compile each distinct piece once
             piece = load_kernel_module(source).piece
             for signature in signatures:
