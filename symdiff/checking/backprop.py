@@ -154,6 +154,15 @@ def _log_softmax_vjp(node, g, out, xs):
     return [g - np.exp(out) * np.sum(g, axis=node.axis, keepdims=True)]
 
 
+def _softmax_minus_vjp(node, g, out, xs):
+    x, t = (np.asarray(v) for v in xs)
+    s = npo.softmax(x, node.axis)
+    gs = np.sum(g * s, axis=node.axis, keepdims=True)
+    if not node.total:
+        return [s * (g - gs), -g]
+    return [s * (g - gs) * np.sum(t, axis=node.axis, keepdims=True), gs - g]
+
+
 def _index_vjp(node, g, out, xs):
     return [npo.scatter(g, npo._python_index(node.index), np.shape(xs[0]))]
 
@@ -194,6 +203,7 @@ _TENSOR_VJPS = {
     rd.LogSumExp: lambda node, g, out, xs: [_kept(node, g) * np.exp(xs[0] - _kept(node, out))],
     rd.Softmax: _softmax_vjp,
     rd.LogSoftmax: _log_softmax_vjp,
+    rd.SoftmaxMinus: _softmax_minus_vjp,
     ix.AdvancedIndex: _advanced_vjp,
     ix.IndexAdd: _index_add_vjp,
 }
