@@ -75,7 +75,7 @@ _ELEMENTWISE_VJPS = {
     ew.Log1p: elementwise(lambda out, x: 1 / (1 + x)),
     ew.Log2: elementwise(lambda out, x: 1 / (x * np.log(2))),
     ew.Log10: elementwise(lambda out, x: 1 / (x * np.log(10))),
-    ew.Sqrt: elementwise(lambda out, x: np.where(x > 0, 0.5 / np.where(x > 0, out, 1), 0)),
+    ew.Sqrt: elementwise(lambda out, x: np.where(x == 0, 0, 0.5 / np.where(x == 0, 1, out))),
     ew.Abs: elementwise(lambda out, x: np.sign(x)),
     ew.Sign: elementwise(_zero), ew.Floor: elementwise(_zero), ew.Ceil: elementwise(_zero), ew.Step: elementwise(_zero),
     ew.Sin: elementwise(lambda out, x: np.cos(x)),

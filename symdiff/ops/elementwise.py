@@ -133,13 +133,14 @@ class Log10(Function):
 
 class Sqrt(Function):
     """Square root; its derivative at 0 is taken as 0 (so ``sqrt(sum(x**2))``
-    has the subgradient 0 at the origin instead of NaN)."""
+    has the subgradient 0 at the origin instead of NaN); below 0 it is NaN,
+    as the value is."""
 
     fname, numba_name, sympy_fn = "sqrt", "math.sqrt", sp.sqrt
 
     def vjp(self, g):
         x = self.x
-        return [b.where(b.greater(x, b.zero(x)), b.div(g, b.mul(b.const(2, self), self)), b.zero(self))]
+        return [b.where(Equal((x, b.zero(x))), b.zero(self), b.div(g, b.mul(b.const(2, self), self)))]
 
     def _latex(self, printer):
         return rf"\sqrt{{{printer._print(self.x)}}}"
