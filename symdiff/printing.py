@@ -137,6 +137,8 @@ def _is_trivial(node: Node) -> bool:
         return _is_trivial(node.inputs[0])
     if isinstance(node, ew.Mul) and isinstance(node.inputs[0], Constant) and isinstance(node.inputs[1], Leaf):
         return True
+    if isinstance(node, ew.Compare):  # x > 0: shorter than a name of its own
+        return all(_is_trivial(c) for c in node.inputs)
     return False
 
 

@@ -7,7 +7,8 @@ local and bounded, never a global ``simplify``:
   at a node and its operands a fixed depth down (:func:`_rules`): arithmetic
   folded through :mod:`symdiff.ops.build`; gradients of ``where``,
   ``maximum``, ``minimum``, ``clip`` gathered into one ``where(cond, a, b)``;
-  a scalar broadcast by the adjoint of a reduction read as the scalar; the
+  a scalar broadcast by the adjoint of a reduction read as the scalar; a
+  matrix-vector product's adjoint written with the vector (``X.T @ g``); the
   softmax cross-entropy adjoint ``softmax(Z)*sum(c*T) - c*T`` with its
   row-constant factor ``c`` taken out and, when the rows of ``T`` are known to
   sum to 1 (``onehot``, a gather at ``[arange(N), labels]``), written
@@ -38,6 +39,7 @@ from ..graph.walk import postorder, rebuild
 from ..ops import build as b
 from ..ops import elementwise as ew
 from ..ops.indexing import Arange, IndexAdd, Onehot
+from ..ops.linalg import MatMul
 from ..ops.reductions import SoftmaxMinus
 from ..ops.shape import Expand, Reshape
 
@@ -106,6 +108,22 @@ def _rules(node: Node, facts: SizeFacts) -> Node | None:
         return None
     if isinstance(node, SoftmaxMinus):
         return _softmax_minus(node, facts)
+    if isinstance(node, Reshape):
+        return _matrix_vector(node, facts)
+    return None
+
+
+def _matrix_vector(node: Reshape, facts: SizeFacts) -> Node | None:
+    """``reshape(A @ reshape(v, (n, 1)), (m,))`` as ``A @ v`` (and ``v @ A`` alike):
+    the adjoint of a matrix-vector product, written with the vector."""
+    product = node.inputs[0]
+    if not isinstance(product, MatMul) or node.ndim != 1:
+        return None
+    a, c = product.inputs
+    if a.ndim == 2 and isinstance(c, Reshape) and c.inputs[0].ndim == 1 and c.shape[1] == 1:
+        return MatMul((a, c.inputs[0]))
+    if c.ndim == 2 and isinstance(a, Reshape) and a.inputs[0].ndim == 1 and a.shape[0] == 1:
+        return MatMul((a.inputs[0], c))
     return None
 
 
