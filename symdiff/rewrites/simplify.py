@@ -32,7 +32,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..graph import functions as sfn
-from ..graph.cse import merge_equal
+from ..graph.cse import structural_key
 from ..graph.node import Constant, Node, Size
 from ..graph.sizes import SizeFacts, sizes_equal
 from ..graph.walk import postorder, rebuild
@@ -55,8 +55,7 @@ def simplify_gradients(roots: list, context: tuple = ()) -> list:
     if not roots:
         return roots
     facts = SizeFacts(c for n in postorder(roots) for c in n.constraints)
-    merged = merge_equal(roots)
-    local = rebuild(merged, lambda node, inputs: _simplify_node(node, inputs, facts))
+    local = rebuild(roots, lambda node, inputs: _simplify_node(node, inputs, facts))
     paired = _combine_sigmoid_pairs(local, facts)
     named = _reuse_context_names(paired, context)
     return [new if _fits(new, old, facts) else old for new, old in zip(named, roots)]
@@ -77,13 +76,15 @@ def _simplify_node(node: Node, inputs: tuple, facts: SizeFacts) -> Node:
     if node.name:  # the user's own named expression stays as written
         return node.rebuild(inputs)
     fold = _FOLD.get(type(node))
-    if fold is not None:
+    if all(a is c for a, c in zip(inputs, node.inputs)):
+        new = node  # built by the folding constructors already: only the rules below can apply
+    elif fold is not None:
         new = fold(*inputs)
     elif isinstance(node, ew.Neg):
         new = b.neg(inputs[0])
     else:
         new = node.rebuild(inputs)
-    if not _fits(new, node, facts):
+    if new is not node and not _fits(new, node, facts):
         new = node.rebuild(inputs)
     for _ in range(_RULE_ROUNDS):
         better = _rules(new, facts)
@@ -428,8 +429,19 @@ def _region_rewrite(root: Node, region: dict, new: dict, facts: SizeFacts) -> No
 
 
 def _reuse_context_names(roots: list, context: tuple) -> list:
-    """``roots`` with nodes equal to nodes of ``context`` (named ones included) shared with it."""
-    if not context:
+    """``roots`` with nodes equal to a named node of ``context`` replaced by it."""
+    named = {}
+    for n in postorder(context):
+        if n.name and n.inputs:
+            named.setdefault(structural_key(n, tuple(id(c) for c in n.inputs), False), n)
+    if not named:
         return roots
-    merged = merge_equal(list(context) + list(roots), with_names=False)
-    return merged[len(context):]
+
+    def transform(node, inputs):
+        if node.inputs and not node.name:
+            found = named.get(structural_key(node, tuple(id(c) for c in inputs), False))
+            if found is not None and found.type == node.type:
+                return found
+        return node.rebuild(inputs)
+
+    return rebuild(roots, transform)
