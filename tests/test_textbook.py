@@ -99,8 +99,8 @@ PATTERNS = {
         r"\begin{cases} w & \text{if } x \leq 1 \\ 0 & \text{otherwise} \end{cases}",
         ("x", "w"), lambda d: np.where(d["x"] <= 1, d["w"], 0.0)),
     "clip": (
-        lambda: sd.grad(sd.sum(sd.clip(x, -1, 1)), x), "where((x < -1) | (x > 1), 0, 1)",
-        r"\begin{cases} 0 & \text{if } \left(x < -1\right) \lor \left(x > 1\right) \\ 1 & \text{otherwise} \end{cases}",
+        lambda: sd.grad(sd.sum(sd.clip(x, -1, 1)), x), "where((x >= -1) & (x <= 1), 1, 0)",
+        r"\begin{cases} 1 & \text{if } \left(x \geq -1\right) \land \left(x \leq 1\right) \\ 0 & \text{otherwise} \end{cases}",
         ("x",), lambda d: ((d["x"] >= -1) & (d["x"] <= 1)).astype(float)),
 }
 

@@ -693,7 +693,7 @@ class Minimum(Binary):
 
 class Clip(Elementwise):
     """``x`` limited to ``[lo, hi]`` (NumPy's ``clip``); the gradient flows to ``x``
-    where ``lo <= x <= hi``, else to the bound that was taken."""
+    where ``lo <= x <= hi``, else to the bound that was taken (to none at NaN)."""
 
     arity = 3
     precedence = _ATOM
@@ -704,7 +704,7 @@ class Clip(Elementwise):
     def vjp(self, g):
         x, lo, hi = self.inputs
         below, above = b.less(x, lo), b.greater(x, hi)
-        inside = b.logical_and(b.logical_not(below), b.logical_not(above))
+        inside = b.logical_and(b.greater_equal(x, lo), b.less_equal(x, hi))  # none of the three at NaN
         return [b.where(inside, g, b.zero(g)), b.where(below, g, b.zero(g)), b.where(above, g, b.zero(g))]
 
     def _sympystr(self, printer):

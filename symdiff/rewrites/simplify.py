@@ -102,11 +102,6 @@ def _rules(node: Node, facts: SizeFacts) -> Node | None:
         return _cast_where(node)
     if isinstance(node, ew.Where):
         return _tidy_where(node)
-    if isinstance(node, ew.And):
-        x, y = node.inputs
-        if isinstance(x, ew.Not) and isinstance(y, ew.Not):  # ~a & ~b is ~(a | b)
-            return ew.Not((ew.Or((x.inputs[0], y.inputs[0])),))
-        return None
     if isinstance(node, SoftmaxMinus):
         return _softmax_minus(node, facts)
     if isinstance(node, Reshape):
