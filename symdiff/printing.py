@@ -151,6 +151,8 @@ def formula(root: Node, extra_roots: tuple = ()) -> Formula:
     for node in visible:
         for c in node.inputs:
             uses[id(c)] = uses.get(id(c), 0) + 1
+        for k in getattr(node, "repeated_inputs", ()):  # an operand its formula shows twice
+            uses[id(node.inputs[k])] += 1
     names: dict = {}
     taken = {n.name for n in visible if isinstance(n, Variable)}
     counts: dict = {}

@@ -261,6 +261,11 @@ class SoftmaxMinus(TensorOp):
 
     precedence = PRECEDENCE["Add"]
 
+    @property
+    def repeated_inputs(self) -> tuple:
+        """Operands the printed formula shows twice (printing names them once)."""
+        return (1,) if self.total else ()
+
     def _sympystr(self, printer):
         x, t = self.inputs
         first = f"softmax({printer._print(x)}, axis={self.axis})"
