@@ -264,3 +264,24 @@ def test_softmax_minus_along_axis_0_and_with_nan():
     s = np.exp(col - col.max()) / np.exp(col - col.max()).sum()
     np.testing.assert_allclose(g[:, 0], s * tv[:, 0].sum() - tv[:, 0], rtol=1e-12)
     assert np.all(np.isnan(g[:, 1]))
+
+
+def test_second_derivative_through_the_cross_entropy_gradient():
+    """The fused cross-entropy gradient differentiates again: a Hessian-vector
+    product against central differences of the compiled gradient."""
+    from oracles import central_differences
+
+    Z, T, V = sd.matrix("Z"), sd.matrix("T"), sd.matrix("V")
+    cost = -sd.mean(sd.sum(T * sd.log_softmax(Z, axis=1), axis=1))
+    g = sd.grad(cost, Z)
+    hv = sd.grad(sd.sum(g * V), Z)
+    rng = np.random.default_rng(4)
+    zv, tv, vv = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4)), rng.normal(size=(3, 4))
+    f_grad = sd.function([Z, T, V], sd.sum(g * V))
+    expected = central_differences(lambda z: float(f_grad(z, tv, vv)), [zv], 0)
+    got = sd.function([Z, T, V], hv)(zv, tv, vv)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(sd.backprop(sd.sum(g * V), Z, {Z: zv, T: tv, V: vv}), expected, rtol=1e-6, atol=1e-9)
+    gt = sd.function([Z, T, V], sd.grad(sd.sum(g * V), T))(zv, tv, vv)
+    expected_t = central_differences(lambda t: float(f_grad(zv, t, vv)), [tv], 0)
+    np.testing.assert_allclose(gt, expected_t, rtol=1e-6, atol=1e-9)

@@ -175,3 +175,62 @@ def test_sigmoid_derivative_is_not_rewritten_to_an_unstable_form():
     could not evaluate without cancellation) keeps its original form."""
     g = sd.grad(sd.sum(2 * sd.softplus(z) + y * sd.softplus(-z)), z)
     assert "sigmoid(-z)" in sd.pprint(g)
+
+
+def test_where_of_a_negated_condition_swaps_its_branches():
+    g = sd.grad(sd.sum(sd.where(~(x > 0), 3 * x, x)), x)
+    assert sd.pprint(g) == "where(x > 0, 1, 3)"
+    np.testing.assert_allclose(sd.function([x], g)(DATA["x"]), np.where(DATA["x"] > 0, 1.0, 3.0))
+
+
+def test_float32_gradients_keep_their_dtype_through_simplification():
+    z32, y32 = sd.vector("z", dtype="float32"), sd.vector("y", dtype="float32")
+    p = sd.sigmoid(z32)
+    g = sd.grad(-sd.mean(y32 * sd.log(p) + (1 - y32) * sd.log(1 - p)), z32)
+    assert g.dtype == "float32"
+    assert sd.pprint(g).splitlines()[0] == "(sigmoid(z) - y)/N"
+    leaky = sd.grad(sd.sum(sd.maximum(z32, z32 / 10)), z32)
+    assert leaky.dtype == "float32" and sd.pprint(leaky) == "where(z >= z/10, 1, 1/10)"
+    Z32, T32 = sd.matrix("Z", dtype="float32"), sd.matrix("T", dtype="float32")
+    ce = sd.grad(-sd.mean(sd.sum(T32 * sd.log_softmax(Z32, axis=1), axis=1)), Z32)
+    assert ce.dtype == "float32"
+    assert sd.pprint(ce).splitlines()[0] == "(softmax(Z, axis=1)*sum(T, axis=1, keepdims=True) - T)/N"
+    hot = sd.grad(-sd.mean(sd.sum(sd.onehot(labels, 3, dtype="float32") * sd.log_softmax(Z32, axis=1), axis=1)), Z32)
+    assert sd.pprint(hot).splitlines()[0] == "(softmax(Z, axis=1) - onehot(labels, 3))/N"
+
+
+# --------------------------------------------------------------------------- bounded
+
+
+def _unsimplified(cost, wrt):
+    from symdiff.grad import gradients
+
+    return gradients(cost.node, [w.node for w in wrt], simplify=False)
+
+
+@pytest.mark.parametrize("family", ["logistic map, n = 200", "residual tanh MLP, L = 100"])
+def test_simplification_never_grows_a_deep_gradient(family):
+    """The pass rewrites locally: on deep graphs without any pattern it returns a
+    gradient no larger than the raw one (and prints no longer)."""
+    from symdiff.graph.walk import count_nodes
+
+    if family.startswith("logistic"):
+        s = sd.scalar("s")
+        cost = s
+        for _ in range(200):
+            cost = 4 * cost * (1 - cost)
+        wrt = [s]
+    else:
+        X = sd.matrix("X")
+        h, wrt = X, []
+        for i in range(100):
+            W = sd.matrix(f"W{i}")
+            bias = sd.vector(f"b{i}")
+            h = h + sd.tanh(h @ W + bias)
+            wrt += [W, bias]
+        cost = sd.mean(h**2)
+    raw = _unsimplified(cost, wrt)
+    simplified = [g.node for g in sd.grad(cost, wrt)]
+    assert count_nodes(simplified) <= count_nodes(raw)
+    assert count_nodes(simplified) <= 5 * count_nodes([cost.node])
+    assert len(sd.pprint(simplified[0])) <= len(sd.pprint(raw[0]))

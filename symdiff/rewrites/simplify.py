@@ -35,6 +35,7 @@ from ..graph import functions as sfn
 from ..graph.cse import structural_key
 from ..graph.node import Constant, Node, Size
 from ..graph.sizes import SizeFacts, sizes_equal
+from ..graph.types import promote
 from ..graph.walk import postorder, rebuild
 from ..ops import build as b
 from ..ops import elementwise as ew
@@ -128,9 +129,10 @@ def _is_const(node: Node, value=None) -> bool:
 
 
 def _scalar_inside(node: Node) -> Node | None:
-    """The 0-d value ``node`` broadcasts (through reshapes and broadcasts), or ``None``."""
+    """The 0-d value ``node`` broadcasts (through reshapes and broadcasts), or ``None``.
+    (A broadcast may also cast: callers check the type of what they build with it.)"""
     inner = node
-    while isinstance(inner, (Expand, Reshape)) and not (isinstance(inner, Expand) and inner.to):
+    while isinstance(inner, (Expand, Reshape)):
         inner = inner.inputs[0]
     return inner if inner is not node and not inner.shape else None
 
@@ -222,12 +224,14 @@ def _factor_rows(t: Node, axis: int, facts: SizeFacts):
         candidates = ((x, y), (y, x)) if isinstance(t, ew.Mul) else ((y, x),)
         for c, rest in candidates:
             if _constant_along(c, axis, ndim) and facts.same_shape(rest.shape, t.shape) and rest.dtype == t.dtype:
-                c = _scalar_inside(c) or c
+                scalar = _scalar_inside(c)
+                if scalar is not None and promote(scalar.type, rest.type) == promote(c.type, rest.type):
+                    c = scalar
                 return c, (b.mul if isinstance(t, ew.Mul) else b.div), rest
     if isinstance(t, IndexAdd):  # scatter of a broadcast scalar c: c times the scatter of ones
         g = t.inputs[0]
-        c = _scalar_inside(g) if not _is_const(g) else g
-        if c is not None and _only_constants_and_sizes(c) and not _is_const(c, 1) and g.ndim:
+        c = _scalar_inside(g)
+        if c is not None and _only_constants_and_sizes(c) and not _is_const(c, 1) and c.type.weak:
             ones = Expand((Constant((), value=sp.S.One, const_dtype=t.out_dtype, weak=False),), dims=g.shape)
             return c, b.mul, IndexAdd((ones,) + t.inputs[1:], axes=t.axes, dims=t.dims, out_dtype=t.out_dtype)
     return None
