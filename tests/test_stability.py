@@ -285,3 +285,22 @@ def test_second_derivative_through_the_cross_entropy_gradient():
     gt = sd.function([Z, T, V], sd.grad(sd.sum(g * V), T))(zv, tv, vv)
     expected_t = central_differences(lambda t: float(f_grad(zv, t, vv)), [tv], 0)
     np.testing.assert_allclose(gt, expected_t, rtol=1e-6, atol=1e-9)
+
+
+def test_float32_logistic_regression_on_breast_cancer_stays_finite():
+    """The issue's report: BCE written the textbook way, float32, learning rate 1,
+    on scikit-learn's breast-cancer data turned NaN at step 89."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    data = datasets.load_breast_cancer()
+    xv = ((data.data - data.data.mean(0)) / data.data.std(0)).astype(np.float32)
+    yv = data.target.astype(np.float32)
+    X, y = sd.matrix("X", dtype="float32"), sd.vector("y", dtype="float32")
+    w = sd.shared(np.zeros(xv.shape[1], np.float32), name="w")
+    b = sd.shared(np.float32(0), name="b")
+    p = sd.sigmoid(X @ w + b)
+    loss = -sd.mean(y * sd.log(p) + (1 - y) * sd.log(1 - p))
+    gw, gb = sd.grad(loss, [w, b])
+    train = sd.function([X, y], loss, updates=[(w, w - 1.0 * gw), (b, b - 1.0 * gb)])
+    losses = train.loop(1000, xv, yv)
+    assert np.all(np.isfinite(losses)) and np.all(np.isfinite(w.get_value()))
+    assert losses[-1] < 0.06 < losses[0]
