@@ -24,8 +24,9 @@ local and bounded, never a global ``simplify``:
   (:mod:`symdiff.rewrites.lowering`);
 * nodes equal to a named node of the cost's graph print as that name.
 
-Every rule is an identity of arithmetic on the values involved, types never
-change, and the whole pass is linear in the size of the gradient.
+Every rule is an identity of real arithmetic (on finite values; NaN stays
+NaN, but a factor taken out of a sum can turn an ``inf - inf`` into ``inf``),
+types never change, and the whole pass is linear in the size of the gradient.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from ..graph import functions as sfn
 from ..graph.cse import structural_key
 from ..graph.node import Constant, Node, Size
 from ..graph.sizes import SizeFacts, sizes_equal
-from ..graph.types import promote
+from ..graph.types import FLOAT_DTYPES, promote
 from ..graph.walk import postorder, rebuild
 from ..ops import build as b
 from ..ops import elementwise as ew
@@ -88,25 +89,20 @@ def _simplify_node(node: Node, inputs: tuple, facts: SizeFacts) -> Node:
     if new is not node and not _fits(new, node, facts):
         new = node.rebuild(inputs)
     for _ in range(_RULE_ROUNDS):
-        better = _rules(new, facts)
-        if better is None or not _fits(better, new, facts):
+        better = _rewrite(new, facts)
+        if better is None:
             break
         new = better
     return new
 
 
-def _rules(node: Node, facts: SizeFacts) -> Node | None:
-    """One rewrite of ``node`` by the first rule that applies, else ``None``."""
-    if isinstance(node, (ew.Add, ew.Sub, ew.Mul, ew.Div)):
-        return _scalar_operand(node, facts) or _pull_where(node)
-    if isinstance(node, ew.Cast):
-        return _cast_where(node)
-    if isinstance(node, ew.Where):
-        return _tidy_where(node)
-    if isinstance(node, SoftmaxMinus):
-        return _softmax_minus(node, facts)
-    if isinstance(node, Reshape):
-        return _matrix_vector(node, facts)
+def _rewrite(node: Node, facts: SizeFacts) -> Node | None:
+    """``node`` rewritten by the first rule whose result has its type, else ``None``."""
+    for kinds, rule in _RULES:
+        if isinstance(node, kinds):
+            better = rule(node, facts)
+            if better is not None and _fits(better, node, facts):
+                return better
     return None
 
 
@@ -114,12 +110,12 @@ def _matrix_vector(node: Reshape, facts: SizeFacts) -> Node | None:
     """``reshape(A @ reshape(v, (n, 1)), (m,))`` as ``A @ v`` (and ``v @ A`` alike):
     the adjoint of a matrix-vector product, written with the vector."""
     product = node.inputs[0]
-    if not isinstance(product, MatMul) or node.ndim != 1:
+    if not isinstance(product, MatMul) or node.ndim != 1 or product.ndim != 2:
         return None
     a, c = product.inputs
-    if a.ndim == 2 and isinstance(c, Reshape) and c.inputs[0].ndim == 1 and c.shape[1] == 1:
+    if a.ndim == 2 and isinstance(c, Reshape) and c.ndim == 2 and c.inputs[0].ndim == 1 and c.shape[1] == 1:
         return MatMul((a, c.inputs[0]))
-    if c.ndim == 2 and isinstance(a, Reshape) and a.inputs[0].ndim == 1 and a.shape[0] == 1:
+    if c.ndim == 2 and isinstance(a, Reshape) and a.ndim == 2 and a.inputs[0].ndim == 1 and a.shape[0] == 1:
         return MatMul((a.inputs[0], c))
     return None
 
@@ -147,16 +143,16 @@ def _scalar_operand(node: Node, facts: SizeFacts) -> Node | None:
     return None
 
 
-def _cast_where(node: ew.Cast) -> Node | None:
-    """``where(c, 1, 0).astype(t)`` as ``where(c, 1, 0)`` with constants of dtype ``t``."""
+def _cast_where(node: ew.Cast, facts: SizeFacts) -> Node | None:
+    """``where(c, 1, 0).astype(t)`` as ``where(c, 1, 0)`` with constants of float dtype ``t``."""
     w = node.inputs[0]
-    if isinstance(w, ew.Where) and _is_const(w.inputs[1]) and _is_const(w.inputs[2]):
+    if node.to in FLOAT_DTYPES and isinstance(w, ew.Where) and _is_const(w.inputs[1]) and _is_const(w.inputs[2]):
         consts = [Constant((), value=k.value, const_dtype=node.to, weak=False) for k in w.inputs[1:]]
         return ew.Where((w.inputs[0], *consts))
     return None
 
 
-def _tidy_where(node: ew.Where) -> Node | None:
+def _tidy_where(node: ew.Where, facts: SizeFacts) -> Node | None:
     c, x, y = node.inputs
     if isinstance(c, ew.Not):  # where(~c, a, b) is where(c, b, a)
         return ew.Where((c.inputs[0], y, x))
@@ -165,7 +161,7 @@ def _tidy_where(node: ew.Where) -> Node | None:
     return None
 
 
-def _pull_where(node: Node) -> Node | None:
+def _pull_where(node: Node, facts: SizeFacts) -> Node | None:
     """An arithmetic op on ``where(c, a, b)`` and a constant, or on two ``where`` of
     the same condition, as one ``where``, when the branches fold."""
     op = _FOLD[type(node)]
@@ -257,6 +253,17 @@ def _unit_rows(t: Node, axis: int, facts: SizeFacts) -> bool:
         return (isinstance(rows, Arange) and sizes_equal(facts.canonical(rows.n), facts.canonical(t.dims[0]))
                 and cols.ndim == 1 and inner is not None and _is_const(inner, 1))
     return False
+
+
+_RULES = (
+    ((ew.Add, ew.Sub, ew.Mul, ew.Div), _scalar_operand),
+    ((ew.Add, ew.Sub, ew.Mul, ew.Div), _pull_where),
+    (ew.Cast, _cast_where),
+    (ew.Where, _tidy_where),
+    (SoftmaxMinus, _softmax_minus),
+    (Reshape, _matrix_vector),
+)
+"""(node classes, rule): each rule gives a rewrite of a node, or ``None``."""
 
 
 # --------------------------------------------------------------------------- sigmoid pairs (SymPy)
