@@ -24,9 +24,10 @@ local and bounded, never a global ``simplify``:
   (:mod:`symdiff.rewrites.lowering`);
 * nodes equal to a named node of the cost's graph print as that name.
 
-Every rule is an identity of real arithmetic (on finite values; NaN stays
-NaN, but a factor taken out of a sum can turn an ``inf - inf`` into ``inf``),
-types never change, and the whole pass is linear in the size of the gradient.
+Every rule is an identity of real arithmetic (exact on finite values; with
+inf in the data a factored form can differ, e.g. ``inf - inf`` against
+``inf*(1 - 1)``), types never change, and the whole pass is linear in the size
+of the gradient.
 """
 from __future__ import annotations
 
