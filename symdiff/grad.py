@@ -95,7 +95,7 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
             results.append(expand(g, g.shape, t.dtype))  # equal sizes by the graph's own constraints
         else:
             results.append(expand(g, t.shape, t.dtype))
-    return simplify_gradients(results) if simplify else results
+    return simplify_gradients(results, context=(cost,)) if simplify else results
 
 
 def _describe(node: Node) -> str:

@@ -144,6 +144,8 @@ def _is_trivial(node: Node) -> bool:
         return _is_trivial(node.inputs[0])
     if isinstance(node, ew.Mul) and isinstance(node.inputs[0], Constant) and isinstance(node.inputs[1], Leaf):
         return True
+    if isinstance(node, ew.Compare):  # x > 0: shorter than a name of its own
+        return all(_is_trivial(c) for c in node.inputs)
     return False
 
 
@@ -157,6 +159,8 @@ def formula(root: Node, extra_roots: tuple = ()) -> Formula:
     for node in visible:
         for c in node.inputs:
             uses[id(c)] = uses.get(id(c), 0) + 1
+        for k in getattr(node, "repeated_inputs", ()):  # an operand its formula shows twice
+            uses[id(node.inputs[k])] += 1
     names: dict = {}
     taken = {n.name for n in visible if isinstance(n, Variable)}
     counts: dict = {}

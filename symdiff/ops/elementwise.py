@@ -133,13 +133,14 @@ class Log10(Function):
 
 class Sqrt(Function):
     """Square root; its derivative at 0 is taken as 0 (so ``sqrt(sum(x**2))``
-    has the subgradient 0 at the origin instead of NaN)."""
+    has the subgradient 0 at the origin instead of NaN); below 0 it is NaN,
+    as the value is."""
 
     fname, numba_name, sympy_fn = "sqrt", "math.sqrt", sp.sqrt
 
     def vjp(self, g):
         x = self.x
-        return [b.where(b.greater(x, b.zero(x)), b.div(g, b.mul(b.const(2, self), self)), b.zero(self))]
+        return [b.where(Equal((x, b.zero(x))), b.zero(self), b.div(g, b.mul(b.const(2, self), self)))]
 
     def _latex(self, printer):
         return rf"\sqrt{{{printer._print(self.x)}}}"
@@ -692,7 +693,7 @@ class Minimum(Binary):
 
 class Clip(Elementwise):
     """``x`` limited to ``[lo, hi]`` (NumPy's ``clip``); the gradient flows to ``x``
-    where ``lo <= x <= hi``, else to the bound that was taken."""
+    where ``lo <= x <= hi``, else to the bound that was taken (to none at NaN)."""
 
     arity = 3
     precedence = _ATOM
@@ -703,7 +704,7 @@ class Clip(Elementwise):
     def vjp(self, g):
         x, lo, hi = self.inputs
         below, above = b.less(x, lo), b.greater(x, hi)
-        inside = b.logical_and(b.logical_not(below), b.logical_not(above))
+        inside = b.logical_and(b.greater_equal(x, lo), b.less_equal(x, hi))  # none of the three at NaN
         return [b.where(inside, g, b.zero(g)), b.where(below, g, b.zero(g)), b.where(above, g, b.zero(g))]
 
     def _sympystr(self, printer):
