@@ -417,6 +417,12 @@ class Sub(Binary):
 class Mul(Binary):
     symbol, latex_symbol, precedence, strict_right = "*", " ", PRECEDENCE["Mul"], True
 
+    def _sympystr(self, printer):
+        x, y = self.inputs
+        if isinstance(x, Constant) and x.value.is_negative:  # -2*x, not (-2)*x
+            return f"-{printer._print(-x.value)}*{printer.parenthesize(y, self.precedence, strict=True)}"
+        return super()._sympystr(printer)
+
     def vjp(self, g):
         x, y = self.inputs
         return [b.mul(g, y), b.mul(g, x)]
