@@ -8,23 +8,36 @@ from .blas import matmul
 
 
 @numba.njit(cache=True, nogil=True)
+def _max_and_rest(x, r):
+    """The largest entry ``m`` of row ``r`` (NaN if any), its column, and the sum of
+    ``exp(v - m)`` over the *other* entries (so ``log(sum(exp(row))) = m + log1p(rest)``
+    keeps the digits a plain ``log`` of ``1 + tiny`` would round away)."""
+    cols = x.shape[1]
+    m = x[r, 0]
+    at = 0
+    for c in range(1, cols):
+        v = x[r, c]
+        if v > m or v != v:
+            m = v
+            at = c
+            if v != v:
+                break
+    rest = 0.0
+    if np.isfinite(m):
+        for c in range(cols):
+            if c != at:
+                rest += np.exp(x[r, c] - m)
+    return m, rest
+
+
+@numba.njit(cache=True, nogil=True)
 def logsumexp_rows(x):
     """log(sum(exp(row))) of each row of a C-contiguous 2-D array, max-shifted for stability."""
-    rows, cols = x.shape
+    rows = x.shape[0]
     out = np.empty(rows, dtype=x.dtype)
     for r in range(rows):
-        m = x[r, 0]
-        for c in range(1, cols):
-            v = x[r, c]
-            if v > m or v != v:
-                m = v
-        if not np.isfinite(m):  # inf, -inf (all entries -inf) or nan
-            out[r] = m
-            continue
-        total = 0.0
-        for c in range(cols):
-            total += np.exp(x[r, c] - m)
-        out[r] = m + np.log(total)
+        m, rest = _max_and_rest(x, r)
+        out[r] = m + np.log1p(rest) if np.isfinite(m) else m  # inf, -inf (all -inf) or NaN stay
     return out
 
 
@@ -110,13 +123,19 @@ def softmax_minus_rows(x, t, total):
 
 @numba.njit(cache=True, nogil=True)
 def log_softmax_rows(x):
-    """row - logsumexp(row) for each row of a C-contiguous 2-D array."""
-    lse = logsumexp_rows(x)
+    """row - logsumexp(row) for each row of a C-contiguous 2-D array, as
+    ``(row - m) - log1p(rest)``: accurate to the last digit at saturation."""
     rows, cols = x.shape
     out = np.empty_like(x)
     for r in range(rows):
+        m, rest = _max_and_rest(x, r)
+        if not np.isfinite(m):
+            for c in range(cols):
+                out[r, c] = x[r, c] - m
+            continue
+        tail = np.log1p(rest)
         for c in range(cols):
-            out[r, c] = x[r, c] - lse[r]
+            out[r, c] = (x[r, c] - m) - tail
     return out
 
 
