@@ -107,8 +107,24 @@ def matmul(a, b, name: str | None = None) -> Tensor:
     return named(Tensor(MatMul((as_node(a), as_node(b)))), name)
 
 
-def dot(a, b, name: str | None = None) -> Tensor:
-    """``a @ b`` for 1-D and 2-D operands (NumPy's ``dot``)."""
+def dot(a, b=None, name: str | None = None) -> "Tensor | str":
+    """NumPy's ``dot`` for 1-D and 2-D operands: ``a @ b`` (a 0-d operand multiplies).
+
+    With one argument, ``sd.dot(expr)`` is instead the Graphviz DOT source of
+    ``expr``'s graph (a tensor or a list of them; see :func:`symdiff.graphviz.dot`).
+
+    >>> A, v = sd.matrix("A"), sd.vector("v")
+    >>> sd.pprint(sd.dot(A, v))
+    'A @ v'
+    >>> sd.dot(sd.exp(v)).splitlines()[0]
+    'digraph symdiff {'
+    """
+    if b is None:
+        from ..graphviz import dot as graph_source
+
+        if name is not None:
+            raise TypeError("dot: name= applies to the product dot(a, b), not to a graph's DOT source")
+        return graph_source(a)
     x, y = as_node(a), as_node(b)
     if x.ndim > 2 or y.ndim > 2:
         raise ValueError("dot: use matmul (@) for operands of more than two dimensions")
