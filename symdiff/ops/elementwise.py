@@ -332,6 +332,11 @@ class Cast(Elementwise):
     def result_dtype(self):
         return self.to, False
 
+    @property
+    def differentiable(self) -> bool:
+        """A cast to an integer or bool dtype is piecewise constant: no gradient flows through it."""
+        return self.to in FLOAT_DTYPES and self.inputs[0].dtype in FLOAT_DTYPES
+
     def vjp(self, g):
         x = self.inputs[0]
         if x.dtype not in FLOAT_DTYPES:
