@@ -21,7 +21,7 @@ from ..tensor import Tensor, as_node, named
 from . import build as b
 from . import elementwise as ew
 from .base import TensorOp, normalize_axes, postfix
-from .shape import normalize_index, size_of, subtensor
+from .shape import normalize_index, reshape, size_of, subtensor
 
 
 def _is_int_array(i) -> bool:
@@ -221,9 +221,19 @@ def advanced_getitem(x: Node, index) -> Tensor:
     return Tensor(AdvancedIndex((base, *nodes), axes=tuple(axes)))
 
 
-def take(a, indices, axis: int = 0, name: str | None = None) -> Tensor:
-    """Entries of ``a`` at the integer ``indices`` along ``axis`` (NumPy's ``take``)."""
+def take(a, indices, axis: int | None = None, name: str | None = None) -> Tensor:
+    """Entries of ``a`` at the integer ``indices`` along ``axis`` (NumPy's ``take``:
+    without ``axis``, entries of the flattened ``a``).  Its gradient adds up
+    at repeated indices.
+
+    >>> X = sd.matrix("X")
+    >>> sd.pprint(sd.take(X, [2, 0], axis=1))
+    'X[:, [2, 0]]'
+    """
     node = as_node(a)
+    if axis is None:
+        node = reshape(Tensor(node), (-1,)).node
+        axis = 0
     axis = normalize_axes(axis, node.ndim)[0]
     idx = _index_node(indices, axis)
     return named(Tensor(AdvancedIndex((node, idx), axes=(axis,))), name)
