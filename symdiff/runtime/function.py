@@ -334,6 +334,8 @@ def _bind_keywords(inputs, args: tuple, kwargs: dict) -> tuple:
 def _convert(var: Variable, value) -> np.ndarray:
     want = np.dtype(var.dtype)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype != want and not isinstance(value, (np.ndarray, np.generic)):
+        arr = _weak_to(arr, want, var.name)  # Python numbers take the input's dtype, as in NumPy 2 arithmetic
     if arr.dtype != want:
         if np.can_cast(arr.dtype, want, "safe") or (arr.dtype.kind in "biu" and want.kind == "f"):
             arr = arr.astype(want)
@@ -344,6 +346,19 @@ def _convert(var: Variable, value) -> np.ndarray:
         raise ValueError(f"input {var.name!r}: expected shape {fmt_static(static)}, got {arr.shape}")
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def _weak_to(arr: np.ndarray, want: np.dtype, name: str) -> np.ndarray:
+    """Python ints or floats (``arr`` made from them) in the dtype ``want`` of the same kind;
+    ints that do not fit raise.  Other combinations are left for the dtype check."""
+    if arr.dtype.kind in "iu" and want.kind in "iu":
+        info = np.iinfo(want)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise OverflowError(f"input {name!r}: the values do not fit in {want.name}")
+        return arr.astype(want)
+    if arr.dtype.kind == "f" and want.kind == "f":
+        return arr.astype(want)
     return arr
 
 
