@@ -5,6 +5,13 @@ keyword arguments in compiled calls and pickling.  Values are compared with
 NumPy on the same data, gradients with central finite differences."""
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -226,3 +233,276 @@ def test_accuracy_by_comparing_argmax_with_labels():
     _assert_same(error, np.mean(pred != lv))
     _assert_same(count, np.sum(pred == lv))
     assert 0 < accuracy < 1
+
+
+# --------------------------------------------------------------------------- the first-hour op set
+
+
+def test_var_and_std_with_axis_ddof_and_keepdims_match_numpy():
+    X = sd.matrix("X")
+    Xv = RNG.normal(size=(4, 5))
+    cases = [({}, {}), ({"axis": 0}, {"axis": 0}), ({"axis": 1, "ddof": 1}, {"axis": 1, "ddof": 1}),
+             ({"axis": (0, 1), "ddof": 2, "keepdims": True}, {"axis": (0, 1), "ddof": 2, "keepdims": True}),
+             ({"axis": -1, "keepdims": True}, {"axis": -1, "keepdims": True})]
+    outs, want = [], []
+    for kw, np_kw in cases:
+        outs += [sd.var(X, **kw), sd.std(X, **kw)]
+        want += [np.var(Xv, **np_kw), np.std(Xv, **np_kw)]
+    outs += [X.var(axis=0, ddof=1), X.std(ddof=1)]
+    want += [Xv.var(axis=0, ddof=1), Xv.std(ddof=1)]
+    for got, ref in zip(sd.function([X], outs)(Xv), want):
+        _assert_same(got, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["var", "std"])
+def test_gradients_of_var_and_std_match_finite_differences(kind):
+    X = sd.matrix("X")
+    Xv = RNG.normal(size=(4, 3))
+    weights = RNG.normal(size=3)
+    sym, num = getattr(sd, kind), getattr(np, kind)
+    cost = sd.sum(sym(X, axis=0, ddof=1) * weights) + sym(X)
+    got = sd.function([X], sd.grad(cost, X))(Xv)
+    want = _fd(lambda M: np.sum(num(M, axis=0, ddof=1) * weights) + num(M), [Xv], 0)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+def test_sign_floor_ceil_log2_log10_match_numpy():
+    x = sd.vector("x")
+    xv = np.array([-2.5, -1.0, -0.5, 0.0, 0.25, 1.0, 3.75, 1024.0])
+    pos = np.abs(xv) + 0.5
+    f = sd.function([x], [sd.sign(x), sd.floor(x), sd.ceil(x), sd.log2(abs(x) + 0.5), sd.log10(abs(x) + 0.5),
+                          np.sign(x), np.floor(x), np.ceil(x), np.log2(abs(x) + 0.5), np.log10(abs(x) + 0.5)])
+    want = [np.sign(xv), np.floor(xv), np.ceil(xv), np.log2(pos), np.log10(pos)]
+    for got, ref in zip(f(xv), want * 2):
+        _assert_same(got, ref, rtol=1e-15)
+
+
+def test_gradients_of_sign_floor_ceil_log2_log10_match_finite_differences():
+    x = sd.vector("x")
+    xv = np.array([-2.3, -0.6, 0.4, 1.7, 3.2])  # away from the jumps of sign, floor and ceil
+    cost = sd.sum(sd.sign(x) * x ** 2 + sd.floor(x) * x + sd.ceil(x) + sd.log2(x * x) + sd.log10(abs(x)))
+    got = sd.function([x], sd.grad(cost, x))(xv)
+    want = _fd(lambda a: np.sum(np.sign(a) * a ** 2 + np.floor(a) * a + np.ceil(a) + np.log2(a * a)
+                                + np.log10(np.abs(a))), [xv], 0)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+def test_new_axes_ellipsis_flatten_and_astype():
+    T = sd.tensor("T", (None, None, None))
+    Tv = RNG.normal(size=(2, 3, 4)) * 3
+    outs = [T[None], T[np.newaxis, ..., None], T[..., 0], T[:, None, 1], T[..., 1:, None], T.flatten(), T.ravel(),
+            T.astype("float32"), T.astype(np.int32), T.astype("int64"), (T > 0).astype("float64"), T[0].T[None]]
+    want = [Tv[None], Tv[np.newaxis, ..., None], Tv[..., 0], Tv[:, None, 1], Tv[..., 1:, None], Tv.flatten(),
+            Tv.ravel(), Tv.astype("float32"), Tv.astype(np.int32), Tv.astype("int64"), (Tv > 0).astype("float64"),
+            Tv[0].T[None]]
+    for got, ref in zip(sd.function([T], outs)(Tv), want):
+        _assert_same(got, ref)
+    assert T[None].static_shape == (1, None, None, None)
+    assert T.flatten().ndim == 1 and T.astype("int32").dtype == "int32"
+
+
+def test_gradients_through_new_axes_ellipsis_flatten_and_astype():
+    T = sd.tensor("T", (None, None, None))
+    Tv = RNG.normal(size=(2, 3, 4))
+    w = RNG.normal(size=24)
+    cost = (sd.sum(T[..., 0][None] ** 2) + sd.sum(T.flatten() * w) + sd.sum(T[:, None, 1].astype("float32") ** 3)
+            + sd.sum(sd.exp(T[None, ..., 2:, None])))
+
+    def numpy_cost(a):
+        return (np.sum(a[..., 0][None] ** 2) + np.sum(a.flatten() * w)
+                + np.sum(a[:, None, 1].astype(np.float64) ** 3) + np.sum(np.exp(a[None, ..., 2:, None])))
+
+    got = sd.function([T], sd.grad(cost, T))(Tv)
+    np.testing.assert_allclose(got, _fd(numpy_cost, [Tv], 0), rtol=2e-6, atol=1e-6)
+
+
+_BATCHED = [
+    ("stack @ matrix", (None, None, None), (None, None), (2, 3, 4), (4, 5)),
+    ("stack @ stack", (None, None, None), (None, None, None), (2, 3, 4), (2, 4, 5)),
+    ("broadcast leading axes", (1, None, None, None), (3, 1, None, None), (1, 2, 4, 3), (3, 1, 3, 2)),
+    ("matrix @ stack", (None, None), (None, None, None, None), (3, 4), (2, 2, 4, 5)),
+    ("stack @ vector", (None, None, None), (None,), (2, 3, 4), (4,)),
+    ("vector @ stack", (None,), (None, None, None), (3,), (2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("case", _BATCHED, ids=lambda c: c[0])
+def test_batched_matmul_values_and_gradients(case):
+    _, sa, sb, va, vb = case
+    A, B = sd.tensor("A", sa), sd.tensor("B", sb)
+    Av, Bv = RNG.normal(size=va), RNG.normal(size=vb)
+    weights = RNG.normal(size=(Av @ Bv).shape)
+    f = sd.function([A, B], [A @ B, *sd.grad(sd.sum((A @ B) * weights), [A, B])])
+    value, ga, gb = f(Av, Bv)
+    _assert_same(value, Av @ Bv, rtol=1e-13)
+    np.testing.assert_allclose(ga, _fd(lambda a, b: np.sum((a @ b) * weights), [Av, Bv], 0), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(gb, _fd(lambda a, b: np.sum((a @ b) * weights), [Av, Bv], 1), rtol=1e-7, atol=1e-9)
+
+
+def test_python_abs_and_its_gradient():
+    x = sd.vector("x")
+    xv = np.array([-1.5, -0.2, 0.7, 2.0])
+    value, grad = sd.function([x], [abs(x), sd.grad(sd.sum(abs(x) ** 3), x)])(xv)
+    _assert_same(value, np.abs(xv))
+    np.testing.assert_allclose(grad, 3 * xv * np.abs(xv), rtol=1e-14)
+    assert sd.pprint(abs(x)) == "abs(x)"
+
+
+# --------------------------------------------------------------------------- NumPy functions on symbolic tensors
+
+
+def test_numpy_functions_on_symbolic_tensors_build_symdiff_graphs():
+    X, v = sd.matrix("X"), sd.vector("v")
+    Xv, vv = RNG.uniform(0.5, 2.0, size=(3, 4)), RNG.normal(size=4)
+    built = [np.exp(X), np.sum(X, axis=0), np.mean(X), np.var(X, axis=1, ddof=1), np.std(X), np.sqrt(X),
+             np.log(X), np.tanh(v), np.abs(v), np.maximum(v, 0.0), np.where(v > 0, v, 0.0), np.dot(X, v),
+             np.matmul(X, v), np.argmax(X, axis=1), np.take(v, [3, 3]), np.ravel(X), np.transpose(X),
+             np.reshape(X, (2, 6)), np.concatenate([v, v]), np.clip(v, -0.5, 0.5), v + np.ones(4), np.ones(4) + v,
+             np.ones(4) * v, np.float64(2.0) * v, np.ones(4) < v, np.arange(4.0) @ v, np.outer(v, v)]
+    assert all(isinstance(t, sd.Tensor) for t in built)
+    want = [np.exp(Xv), np.sum(Xv, axis=0), np.mean(Xv), np.var(Xv, axis=1, ddof=1), np.std(Xv), np.sqrt(Xv),
+            np.log(Xv), np.tanh(vv), np.abs(vv), np.maximum(vv, 0.0), np.where(vv > 0, vv, 0.0), np.dot(Xv, vv),
+            np.matmul(Xv, vv), np.argmax(Xv, axis=1), np.take(vv, [3, 3]), np.ravel(Xv), np.transpose(Xv),
+            np.reshape(Xv, (2, 6)), np.concatenate([vv, vv]), np.clip(vv, -0.5, 0.5), vv + np.ones(4),
+            np.ones(4) + vv, np.ones(4) * vv, np.float64(2.0) * vv, np.ones(4) < vv, np.arange(4.0) @ vv,
+            np.outer(vv, vv)]
+    for got, ref in zip(sd.function([X, v], built)(Xv, vv), want):
+        _assert_same(got, ref, rtol=1e-13)
+    assert sd.pprint(np.exp(X)) == "exp(X)"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda v: np.cumsum(v), "numpy.cumsum has no symbolic counterpart"),
+    (lambda v: np.linalg.norm(v), "numpy.linalg.norm has no symbolic counterpart"),
+    (lambda v: np.arctan2(v, v), "numpy.arctan2 has no symbolic counterpart"),
+    (lambda v: np.exp(v, where=np.ones(3, bool)), r"numpy.exp on symbolic tensors takes no keyword arguments, got \['where'\]"),
+    (lambda v: np.exp(v, dtype=np.float32), r"takes no keyword arguments, got \['dtype'\]"),
+    (lambda v: np.exp(v, out=np.zeros(3)), r"got \['out'\]"),
+    (lambda v: np.add.reduce(v), "numpy.add.reduce is not supported"),
+    (lambda v: np.sum(v, dtype=np.float32), "numpy.sum on symbolic tensors: .*'dtype' .*it accepts x, axis=None"),
+    (lambda v: np.asarray(v), "no value to convert to a NumPy array"),
+])
+def test_numpy_functions_without_a_counterpart_raise_type_error_naming_them(call, message):
+    with pytest.raises(TypeError, match=message):
+        call(sd.vector("v"))
+
+
+# --------------------------------------------------------------------------- calling and pickling
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = sd.matrix("X"), sd.vector("y")
+    w = sd.shared(np.zeros(3), name="w")
+    cost = sd.mean((X @ w - y) ** 2)
+    return sd.function([X, y], cost), X, y, w
+
+
+def test_keyword_arguments_in_compiled_calls(regression):
+    f, *_ = regression
+    Xv, yv = RNG.normal(size=(5, 3)), RNG.normal(size=5)
+    want = np.mean(yv ** 2)
+    for call in (lambda: f(Xv, yv), lambda: f(X=Xv, y=yv), lambda: f(y=yv, X=Xv), lambda: f(Xv, y=yv)):
+        _assert_same(call(), want)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'Y'; inputs are \['X', 'y'\]"):
+        f(Xv, Y=yv)
+    with pytest.raises(TypeError, match=r"missing input\(s\) \['y'\]"):
+        f(X=Xv)
+    with pytest.raises(TypeError, match="multiple values for input 'X'"):
+        f(Xv, X=Xv)
+    with pytest.raises(TypeError, match=r"takes 2 input\(s\) \('X', 'y'\), got 3"):
+        f(Xv, yv, yv)
+    with pytest.raises(TypeError, match=r"takes 2 input\(s\) \('X', 'y'\), got 1"):
+        f(Xv)
+
+
+@pytest.mark.parametrize("value", [np.arange(6, dtype=np.float32).reshape(2, 3), np.array([3, -1], dtype=np.int32),
+                                   np.array(2.5), np.array([True, False])])
+def test_a_pickled_shared_variable_keeps_its_value_dtype_shape_and_name(value):
+    W = sd.shared(value, name="W", shape=value.shape[:1] + (None,) * (value.ndim - 1))
+    W2 = pickle.loads(pickle.dumps(W))
+    assert isinstance(W2, sd.SharedVariable)
+    assert W2.name == "W" and W2.dtype == value.dtype.name and W2.static_shape == W.static_shape
+    _assert_same(W2.get_value(), value)
+    W2.set_value(np.zeros_like(value))  # the copy has its own storage
+    _assert_same(W.get_value(), value)
+
+
+def test_a_pickled_symbolic_tensor_prints_and_compiles_the_same():
+    X, labels = sd.matrix("X"), sd.vector("labels", dtype="int64")
+    h = sd.tanh(X @ np.arange(12.0).reshape(3, 4) / 10).named("h")
+    e = sd.onehot(labels, X.shape[1] + 1) * sd.mean(h, axis=1, keepdims=True) + sd.arange(X.shape[1] + 1) + h[:, :1]
+    X2, labels2, e2 = pickle.loads(pickle.dumps((X, labels, e)))
+    assert sd.pprint(e2) == sd.pprint(e)
+    assert sd.latex(e2) == sd.latex(e)
+    assert repr(e2) == repr(e)
+    Xv, lv = RNG.normal(size=(2, 3)), np.array([3, 0])
+    _assert_same(sd.function([X2, labels2], e2)(Xv, lv), sd.function([X, labels], e)(Xv, lv), rtol=0)
+    g, g2 = sd.grad(sd.sum(e), X), sd.grad(sd.sum(e2), X2)
+    assert sd.pprint(g2) == sd.pprint(g)
+
+
+def test_a_pickled_function_computes_the_same_with_its_shared_variables():
+    X, y = sd.matrix("X"), sd.vector("y")
+    w = sd.shared(np.zeros(3), name="w")
+    cost = sd.mean((X @ w - y) ** 2)
+    step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+    step2, w2 = pickle.loads(pickle.dumps((step, w)))
+    Xv, yv = RNG.normal(size=(5, 3)), RNG.normal(size=5)
+    for _ in range(3):
+        _assert_same(step2(Xv, yv), step(Xv, yv), rtol=0)
+    _assert_same(w2.get_value(), w.get_value(), rtol=0)
+    assert np.any(w.get_value() != 0)
+    assert repr(step2) == repr(step)
+
+
+_BUILD_AND_PICKLE = """
+import pickle, sys
+import numpy as np
+import symdiff as sd
+X, labels = sd.matrix("X"), sd.vector("labels", dtype="int64")
+W = sd.shared(np.linspace(-1, 1, 12).reshape(4, 3), name="W")
+Z = X @ W
+cost = -sd.mean(sd.log_softmax(Z, axis=1)[sd.arange(X.shape[0]), labels])
+f = sd.function([X, labels], [cost, sd.mean(sd.argmax(Z, axis=1) == labels)],
+                updates=[(W, W - 0.5 * sd.grad(cost, W))])
+stats = f._kernel.stats
+assert not f.kernel.split and sum(stats.cache_misses.values()) == 1 and not stats.cache_hits, stats
+pickle.dump(f, open(sys.argv[1], "wb"))
+"""
+
+_LOAD_AND_CALL = """
+import json, pickle, sys
+import numpy as np
+f = pickle.load(open(sys.argv[1], "rb"))
+stats = f._kernel.stats
+X = np.linspace(-2, 2, 20).reshape(5, 4)
+out = [float(v) for v in f(X, np.array([0, 1, 2, 1, 0]))]
+print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()), "out": out}))
+"""
+
+
+def test_a_pickled_function_loads_from_the_disk_cache_in_a_fresh_process(tmp_path):
+    """The kernel is compiled once, by the process that built the function; a fresh
+    process unpickling it loads Numba's cached machine code (a cache hit, no miss)."""
+    root = Path(sd.__file__).resolve().parent.parent
+    env = {**os.environ, "SYMDIFF_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+    path = tmp_path / "f.pkl"
+
+    def run(script):
+        done = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run(_BUILD_AND_PICKLE)
+    first, second = json.loads(run(_LOAD_AND_CALL)), json.loads(run(_LOAD_AND_CALL))
+    assert first["hits"] == 1 and first["misses"] == 0
+    assert second == first  # the file holds the weights before any call: same results again
+
+    Wv = np.linspace(-1, 1, 12).reshape(4, 3)
+    Xv, lv = np.linspace(-2, 2, 20).reshape(5, 4), np.array([0, 1, 2, 1, 0])
+    z = Xv @ Wv
+    logp = z - z.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(first["out"], [-np.mean(logp[np.arange(5), lv]), np.mean(z.argmax(axis=1) == lv)],
+                               rtol=1e-13)
