@@ -57,6 +57,7 @@ class Function:
         self._single = not isinstance(outputs, (list, tuple))
         outs = [_output_node(o, k) for k, o in enumerate([outputs] if self._single else outputs)]
         pairs = _check_updates(updates)
+        self._as_written = (outs, [(s.node, v) for s, v in pairs])  # for repr
         roots = outs + [v for _, v in pairs]
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
@@ -88,11 +89,25 @@ class Function:
         return self.kernel.source
 
     def __repr__(self) -> str:
-        ins = ", ".join(f"{i.node.name}: {i.dtype}{fmt_static(i.static_shape)}" for i in self.inputs)
-        outs = ", ".join(brief(o, depth=2, width=40) for o in self.plan.outputs)
-        ups = ", ".join(v.name for v, _ in self.plan.updates)
-        return (f"<symdiff.Function ({ins}) -> [{outs}]" + (f", updates {ups}" if ups else "")
-                + "; see .source for the kernel>")
+        """Inputs, outputs and updates as written, the shared variables read, and where the kernel is."""
+        def typed(v):
+            return f"{v.name} {v.dtype}{fmt_static(v.static_shape)}"
+
+        outs, updates = self._as_written
+        lines = ["<symdiff.Function", "  inputs:  " + (", ".join(typed(i.node) for i in self.inputs) or "none")]
+        def shown(o):
+            named = o.name and not isinstance(o, Variable)
+            return (f"{o.name} = " if named else "") + brief(o, depth=6, width=70 - (len(o.name) + 3 if named else 0))
+
+        lines += [f"  {'outputs:' if k == 0 else '':9}{shown(o)}" for k, o in enumerate(outs)]
+        lines += [f"  {'updates:' if k == 0 else '':9}{v.name} <- {brief(u, depth=6, width=66 - len(v.name))}"
+                  for k, (v, u) in enumerate(updates)]
+        shared = [v for v in self.kernel.arg_vars if v.role == "shared"]
+        if shared:
+            lines.append("  shared:  " + ", ".join(typed(v) for v in shared))
+        n_lines = self.kernel.source.count("\n") + 1
+        lines.append(f"  kernel:  {n_lines} lines of Numba code in .source>")
+        return "\n".join(lines)
 
     # -- calling -------------------------------------------------------------------
     def _arguments(self, args: tuple, kwargs: dict) -> list:
