@@ -271,6 +271,15 @@ def debugprint(x: "Tensor | Node", file=None) -> str:
     """An indented tree of ``x``: one line per node with its op, shape and dtype.
 
     A node met again is printed as a reference ``(see #k)`` instead of again.
+
+    >>> h = sd.exp(sd.vector("x"))
+    >>> print(sd.debugprint(h * h + 1))
+    #1 Add  (None,) float64
+      #2 Mul  (None,) float64
+        #3 Exp  (None,) float64
+          #4 input x  (None,) float64
+        (see #3) Exp
+      #5 1  () int64 (weak)
     """
     root = _node(x)
     ids: dict = {}

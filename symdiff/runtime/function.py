@@ -35,7 +35,14 @@ from .cache import load_kernel_module
 @dataclass
 class Config:
     """Code generation switches; ``sd.config`` holds the defaults, and each
-    ``sd.function(...)`` call can override them by keyword."""
+    ``sd.function(...)`` call can override them by keyword.
+
+    >>> sd.config.fast_math
+    True
+    >>> x = sd.vector("x")
+    >>> sd.function([x], sd.exp(x), fast_math=False).config.fast_math
+    False
+    """
 
     fast_math: bool = True  # vectorisable exp/log/...; False: plain libm calls
     parallel_threshold: int = 200_000  # loops over at least this many elements use prange; 0: never
@@ -46,7 +53,20 @@ config = Config()
 
 
 class Function:
-    """A compiled function of symbolic inputs (see :func:`function`)."""
+    """A compiled function of symbolic inputs (see :func:`function`): call it with
+    arrays (positionally, or by the inputs' names), or run many steps with :meth:`loop`.
+
+    >>> X, y = sd.matrix("X"), sd.vector("y")
+    >>> w = sd.shared(np.zeros(2), name="w")
+    >>> cost = sd.mean((X @ w - y) ** 2)
+    >>> step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+    >>> float(step(y=[1.0, 2.0], X=[[1.0, 0.0], [0.0, 1.0]]))
+    2.5
+    >>> w.get_value()
+    array([0.1, 0.2])
+    >>> print(repr(step).splitlines()[2])
+      outputs: sum((X @ w - y)**2)/X.shape[0]
+    """
 
     def __init__(self, inputs, outputs, updates=None, givens=None, **options):
         unknown = set(options) - set(Config.__dataclass_fields__)
@@ -85,7 +105,12 @@ class Function:
 
     @property
     def source(self) -> str:
-        """The generated kernel source (what Numba compiles)."""
+        """The generated kernel source (what Numba compiles).
+
+        >>> x = sd.vector("x")
+        >>> "def kernel(" in sd.function([x], sd.exp(x)).source
+        True
+        """
         return self.kernel.source
 
     def __repr__(self) -> str:
@@ -143,6 +168,13 @@ class Function:
         With ``batch_size``, step ``k`` gets rows ``k*batch_size ...`` of every input
         (in order, wrapping around), as minibatch training does.  ``progress=True``
         draws a progress bar, running the loop in chunks between its updates.
+
+        >>> X, y = sd.matrix("X"), sd.vector("y")
+        >>> w = sd.shared(np.zeros(2), name="w")
+        >>> cost = sd.mean((X @ w - y) ** 2)
+        >>> step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+        >>> step.loop(3, [[1.0, 2.0], [3.0, 4.0]], [1.0, 0.0])  # the cost before each step
+        array([0.5   , 0.73  , 1.6708])
         """
         n_steps = int(n_steps)
         if n_steps < 1:
