@@ -34,11 +34,18 @@ def grad(cost: Tensor, wrt: "Tensor | Sequence[Tensor]", disconnected: str = "ra
     structure); each may be an input, a shared variable or an intermediate
     expression of ``cost`` (its gradient is then the total derivative).
     ``disconnected`` says what to do when ``cost`` does not depend on one of
-    them: ``"raise"``, ``"warn"`` or ``"ignore"`` (both give zeros).
+    them: ``"raise"``, ``"warn"`` or ``"ignore"`` (both give zeros).  Ops
+    without a derivative (``argmax``, ``argmin``, comparisons, casts to
+    integers, ``onehot`` of labels) pass no gradient: a target reached only
+    through them counts as disconnected, and the error names them.
 
     >>> x = sd.vector("x")
     >>> sd.pprint(sd.grad(sd.sum(x**2), x))
     '2*x'
+    >>> sd.pprint(sd.grad(sd.sum(x**2) + sd.argmax(x) * 1.0, x))
+    '2*x'
+    >>> sd.pprint(sd.grad(sd.argmax(x) * 1.0, x, disconnected="ignore"))
+    'broadcast_to(0, x.shape)'
     """
     if disconnected not in ("raise", "warn", "ignore"):
         raise ValueError(f"disconnected must be 'raise', 'warn' or 'ignore', got {disconnected!r}")
