@@ -34,11 +34,18 @@ def grad(cost: Tensor, wrt: "Tensor | Sequence[Tensor]", disconnected: str = "ra
     structure); each may be an input, a shared variable or an intermediate
     expression of ``cost`` (its gradient is then the total derivative).
     ``disconnected`` says what to do when ``cost`` does not depend on one of
-    them: ``"raise"``, ``"warn"`` or ``"ignore"`` (both give zeros).
+    them: ``"raise"``, ``"warn"`` or ``"ignore"`` (both give zeros).  Ops
+    without a derivative (``argmax``, ``argmin``, comparisons, casts to
+    integers, ``onehot`` of labels) pass no gradient: a target reached only
+    through them counts as disconnected, and the error names them.
 
     >>> x = sd.vector("x")
     >>> sd.pprint(sd.grad(sd.sum(x**2), x))
     '2*x'
+    >>> sd.pprint(sd.grad(sd.sum(x**2) + sd.argmax(x) * 1.0, x))
+    '2*x'
+    >>> sd.pprint(sd.grad(sd.argmax(x) * 1.0, x, disconnected="ignore"))
+    'broadcast_to(0, x.shape)'
     """
     if disconnected not in ("raise", "warn", "ignore"):
         raise ValueError(f"disconnected must be 'raise', 'warn' or 'ignore', got {disconnected!r}")
@@ -85,9 +92,15 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
     for t in targets:
         g = adjoints.get(id(t))
         if g is None:
-            message = f"grad: the cost does not depend on {_describe(t)}"
+            blockers = _blocking_ops(stable, t)
+            if blockers:
+                message = (f"grad: the cost depends on {_describe(t)} only through operations without a "
+                           f"derivative ({'; '.join(blockers)})")
+            else:
+                message = f"grad: the cost does not depend on {_describe(t)}"
             if disconnected == "raise":
-                raise ValueError(message + " (it is not part of the cost's graph); pass disconnected='ignore' to get zeros")
+                where = "" if blockers else " (it is not part of the cost's graph)"
+                raise ValueError(message + where + "; pass disconnected='ignore' to get zeros")
             if disconnected == "warn":
                 warnings.warn(message + "; its gradient is zero", stacklevel=3)
             g = b.zero()
@@ -96,6 +109,22 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
         else:
             results.append(expand(g, t.shape, t.dtype))
     return simplify_gradients(results, context=(cost,)) if simplify else results
+
+
+def _blocking_ops(cost: Node, target: Node) -> list:
+    """Sketches of the ops without a derivative (argmax, comparisons, integer casts, ...)
+    through which ``cost`` depends on ``target``: empty if it does not depend on it."""
+    from .printing import brief
+
+    order = postorder([cost])
+    depends = {id(target)}
+    blockers = []
+    for node in order:
+        if any(id(c) in depends for c in node.inputs):
+            depends.add(id(node))
+            if not node.differentiable:
+                blockers.append(brief(node, depth=2, width=40))
+    return blockers[:3]
 
 
 def _describe(node: Node) -> str:

@@ -213,6 +213,12 @@ def check_grad(
     """Compare the compiled analytic gradient, numeric reverse mode and central
     finite differences of ``cost`` for each variable in ``wrt``.
 
+    >>> X, y, w = sd.matrix("X"), sd.vector("y"), sd.vector("w")
+    >>> report = sd.check_grad(sd.mean((X @ w - y) ** 2), w,
+    ...                        {X: np.eye(2), y: np.ones(2), w: np.array([0.5, -1.0])})
+    >>> report.ok
+    True
+
     ``values`` maps the cost's inputs to arrays (as for :func:`backprop`; shared
     variables default to their current value).  Finite differences step by
     ``eps * max(1, |x|)`` (``eps`` defaults to 1e-6) on the cost evaluated with

@@ -82,12 +82,13 @@ class Explanation:
             self._rendered[fmt] = self._render(fmt)
         return self._rendered[fmt]
 
-    def _formula(self, node: Node, fmt: str) -> tuple:
+    def _formula(self, node: Node, fmt: str, taken: set) -> tuple:
         """``node`` in the user's names (text or LaTeX), and its local ``where`` definitions.
 
         Named nodes and element counts are defined once for the whole document
-        (a conflicting definition stays local); ``t1``-style names are local."""
-        f = formula(node)
+        (a conflicting definition stays local); ``t1``-style names are local to
+        a step: ``taken`` holds those its other formulas use, and gets this one's."""
+        f = formula(node, reserved=frozenset(taken))
         local = []
         for name, definition in f.definitions:
             text = TextPrinter(f.names, definition).doprint(definition)
@@ -96,6 +97,7 @@ class Explanation:
                 if known[0] == text:
                     continue
             local.append((name, definition))
+        taken.update(n for n, _ in local)
         return _show(f, f.main, fmt), [(_name(n, fmt), _show(f, d, fmt)) for n, d in local]
 
     def _render(self, fmt: str) -> str:
@@ -127,22 +129,28 @@ class Explanation:
 
     def _render_step(self, step: Step, fmt: str) -> str:
         cost = _name(self.cost_name, fmt)
+        taken: set = set()  # the step's local names: each of its formulas gets fresh ones
         if isinstance(step.node, Variable):
             label, where = _name(step.node.name, fmt), []
         else:
-            label, where = self._formula(step.node, fmt)
+            label, where = self._formula(step.node, fmt, taken)
             if step.name:
                 label = f"{_name(step.name, fmt)} = {label}"
-        adjoint, where_adjoint = self._formula(step.adjoint, fmt)
+        before = set(taken)
+        adjoint, where_adjoint = self._formula(step.adjoint, fmt, taken)
         chain = [_name(step.symbol, fmt)]
         if step.received is None:
             chain.append(f"d {cost}/d {cost}" if fmt == "text" else rf"\partial {cost}/\partial {cost}")
-        else:
-            received = self._formula(step.received, fmt)[0]
-            if received != adjoint:
-                chain.append(received)
+        elif self._formula(step.received, fmt, before)[0] != adjoint:  # (names as the adjoint's would be)
+            received, where_received = self._formula(step.received, fmt, taken)
+            chain.append(received)
+            where_adjoint = where_received + where_adjoint
         chain.append(adjoint)
-        sends = [(n, self._formula(c, fmt)[0]) for n, c in step.sends]
+        sends = []
+        for n, c in step.sends:
+            text, where_sent = self._formula(c, fmt, taken)
+            sends.append((n, text))
+            where_adjoint += where_sent
         notes = [f"{n} = {d}" for n, d in where + where_adjoint]
         if fmt == "text":
             pad = "    "

@@ -33,7 +33,11 @@ SPLIT_UNITS = 48  # plans computing more values than this are split into pieces
 
 
 class LoweringError(TypeError):
-    """An expression that has no Numba lowering."""
+    """An expression that has no Numba lowering (raised by ``sd.function``); a TypeError.
+
+    >>> issubclass(sd.LoweringError, TypeError)
+    True
+    """
 
 
 @dataclass

@@ -103,12 +103,37 @@ def matmul_node(a: Node, c: Node) -> Node:
 
 
 def matmul(a, b, name: str | None = None) -> Tensor:
-    """Matrix product ``a @ b`` with NumPy's semantics (batched over leading axes)."""
+    """Matrix product ``a @ b`` with NumPy's semantics: 1-D operands are vectors,
+    and the leading axes of stacks of matrices broadcast.
+
+    >>> A, B = sd.tensor("A", (None, 3, 4)), sd.tensor("B", (4, 5))
+    >>> sd.matmul(A, B).static_shape
+    (None, 3, 5)
+    >>> X, w = sd.matrix("X"), sd.vector("w")
+    >>> sd.pprint(sd.grad(sd.sum(sd.matmul(X, w)), w))
+    'X.T @ broadcast_to(1, (X.shape[0],))'
+    """
     return named(Tensor(MatMul((as_node(a), as_node(b)))), name)
 
 
-def dot(a, b, name: str | None = None) -> Tensor:
-    """``a @ b`` for 1-D and 2-D operands (NumPy's ``dot``)."""
+def dot(a, b=None, name: str | None = None) -> "Tensor | str":
+    """NumPy's ``dot`` for 1-D and 2-D operands: ``a @ b`` (a 0-d operand multiplies).
+
+    With one argument, ``sd.dot(expr)`` is instead the Graphviz DOT source of
+    ``expr``'s graph (a tensor or a list of them; see :func:`symdiff.graphviz.dot`).
+
+    >>> A, v = sd.matrix("A"), sd.vector("v")
+    >>> sd.pprint(sd.dot(A, v))
+    'A @ v'
+    >>> sd.dot(sd.exp(v)).splitlines()[0]
+    'digraph symdiff {'
+    """
+    if b is None:
+        from ..graphviz import dot as graph_source
+
+        if name is not None:
+            raise TypeError("dot: name= applies to the product dot(a, b), not to a graph's DOT source")
+        return graph_source(a)
     x, y = as_node(a), as_node(b)
     if x.ndim > 2 or y.ndim > 2:
         raise ValueError("dot: use matmul (@) for operands of more than two dimensions")
@@ -118,7 +143,12 @@ def dot(a, b, name: str | None = None) -> Tensor:
 
 
 def outer(a, b, name: str | None = None) -> Tensor:
-    """Outer product of two vectors."""
+    """Outer product of two vectors (NumPy's ``outer``).
+
+    >>> x, y = sd.vector("x", shape=(2,)), sd.vector("y", shape=(3,))
+    >>> sd.outer(x, y).static_shape
+    (2, 3)
+    """
     x, y = as_node(a), as_node(b)
     if x.ndim != 1 or y.ndim != 1:
         raise ValueError(f"outer needs two vectors, got shapes {fmt_shape(x.shape)} and {fmt_shape(y.shape)}")

@@ -352,22 +352,45 @@ class _Probe:
 
 
 def sum(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Sum over ``axis`` (all axes by default)."""
+    """Sum over ``axis`` (an int, a tuple, or all axes by default).
+
+    >>> X = sd.matrix("X")
+    >>> sd.pprint(sd.sum(X, axis=0, keepdims=True))
+    'sum(X, axis=0, keepdims=True)'
+    >>> sd.pprint(sd.grad(sd.sum(X), X))
+    'broadcast_to(1, X.shape)'
+    """
     return _reduce("sum", x, axis, keepdims, name)
 
 
 def prod(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Product over ``axis``; its gradient is exact where entries are zero."""
+    """Product over ``axis``; its gradient is exact where entries are zero.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.prod(x), x))  # the product of the other entries
+    'prod_others(x)'
+    """
     return _reduce("prod", x, axis, keepdims, name)
 
 
 def max(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Maximum over ``axis``; the gradient is shared equally among ties."""
+    """Maximum over ``axis``; the gradient is shared equally among ties.
+
+    >>> x = sd.vector("x")
+    >>> print(sd.pprint(sd.grad(sd.max(x), x)))
+    where(t1, 1, 0)/sum(where(t1, 1, 0), keepdims=True)
+    where
+      t1 = x == max(x)
+    """
     return _reduce("max", x, axis, keepdims, name)
 
 
 def min(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Minimum over ``axis``; the gradient is shared equally among ties."""
+    """Minimum over ``axis``; the gradient is shared equally among ties.
+
+    >>> sd.pprint(sd.min(sd.matrix("X"), axis=1))
+    'min(X, axis=1)'
+    """
     return _reduce("min", x, axis, keepdims, name)
 
 
@@ -380,7 +403,14 @@ def count(node: Node, axes: tuple) -> Node:
 
 
 def mean(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Mean over ``axis``: the sum divided by the element count (printed ``N``)."""
+    """Mean over ``axis``: the sum divided by the element count (printed ``N``).
+
+    >>> x = sd.vector("x")
+    >>> print(sd.pprint(sd.grad(sd.mean(x ** 2), x)))
+    2*x/N
+    where
+      N = x.shape[0]
+    """
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
     total = Reduce((node,), kind="sum", axes=axes, keepdims=bool(keepdims))
@@ -388,7 +418,16 @@ def mean(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tenso
 
 
 def var(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's ``var``)."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's ``var``).
+
+    >>> x = sd.vector("x")
+    >>> print(sd.pprint(sd.var(x, ddof=1)))
+    sum((x - sum(x, keepdims=True)/N)**2)/(N - 1)
+    where
+      N = x.shape[0]
+    >>> float(sd.function([x], sd.var(x, ddof=1))([1.0, 2.0, 3.0, 4.0]))
+    1.6666666666666667
+    """
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
     centre = ew.Div((Reduce((node,), kind="sum", axes=axes, keepdims=True), count(node, axes)))
@@ -400,7 +439,13 @@ def var(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = 
 
 
 def std(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Standard deviation over ``axis`` (NumPy's ``std``)."""
+    """Standard deviation over ``axis`` with ``ddof`` (NumPy's ``std``): ``sqrt(var)``.
+
+    >>> print(sd.pprint(sd.std(sd.matrix("X"), axis=1)))
+    sqrt(sum((X - sum(X, axis=1, keepdims=True)/N)**2, axis=1)/N)
+    where
+      N = X.shape[1]
+    """
     return named(Tensor(ew.Sqrt((var(x, axis=axis, ddof=ddof, keepdims=keepdims).node,))), name)
 
 
@@ -419,28 +464,61 @@ def _arg(kind: str, x, axis, keepdims: bool, name: str | None) -> Tensor:
 
 
 def argmax(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Index of the largest entry along ``axis`` (of the flattened tensor by default); int64, no gradient."""
+    """Index of the largest entry along ``axis`` (of the flattened tensor by default;
+    the first one on ties); int64, no gradient.
+
+    Accuracy of a classifier's scores ``Z`` on integer ``labels``:
+
+    >>> Z, labels = sd.matrix("Z"), sd.vector("labels", dtype="int64")
+    >>> accuracy = sd.function([Z, labels], sd.mean(sd.argmax(Z, axis=1) == labels))
+    >>> float(accuracy([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, 0, 0]))
+    0.6666666666666666
+    """
     return _arg("argmax", x, axis, keepdims, name)
 
 
 def argmin(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Index of the smallest entry along ``axis`` (of the flattened tensor by default); int64, no gradient."""
+    """Index of the smallest entry along ``axis`` (of the flattened tensor by default;
+    the first one on ties); int64, no gradient.
+
+    >>> i = sd.argmin(sd.matrix("X"), axis=0)
+    >>> i.dtype, i.static_shape
+    ('int64', (None,))
+    """
     return _arg("argmin", x, axis, keepdims, name)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """log(sum(exp(x), axis)), computed without overflow."""
+    """log(sum(exp(x), axis)), computed without overflow.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.logsumexp(x), x))
+    'softmax(x, axis=0)'
+    """
     node = as_node(x)
     return named(Tensor(LogSumExp((node,), axes=normalize_axes(axis, node.ndim), keepdims=bool(keepdims))), name)
 
 
 def softmax(x, axis: int = -1, name: str | None = None) -> Tensor:
-    """exp(x) / sum(exp(x), axis), computed without overflow."""
+    """exp(x) / sum(exp(x), axis), computed without overflow.
+
+    >>> Z = sd.matrix("Z")
+    >>> sd.pprint(sd.softmax(Z, axis=1))
+    'softmax(Z, axis=1)'
+    """
     node = as_node(x)
     return named(Tensor(Softmax((node,), axis=normalize_axes(axis, node.ndim)[0])), name)
 
 
 def log_softmax(x, axis: int = -1, name: str | None = None) -> Tensor:
-    """x - logsumexp(x, axis, keepdims=True), computed without overflow."""
+    """x - logsumexp(x, axis, keepdims=True), computed without overflow.
+
+    The cross-entropy of scores ``Z`` with one-hot targets ``Y``, and its gradient:
+
+    >>> Z, Y = sd.matrix("Z"), sd.matrix("Y")
+    >>> loss = -sd.sum(Y * sd.log_softmax(Z, axis=1))
+    >>> sd.pprint(sd.grad(loss, Z))
+    'softmax(Z, axis=1)*sum(Y, axis=1, keepdims=True) - Y'
+    """
     node = as_node(x)
     return named(Tensor(LogSoftmax((node,), axis=normalize_axes(axis, node.ndim)[0])), name)

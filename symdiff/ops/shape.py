@@ -88,7 +88,15 @@ def expand(x: Node, dims: tuple, dtype: str | None = None) -> Node:
 
 
 def broadcast_to(x, shape, name: str | None = None) -> Tensor:
-    """``x`` broadcast to ``shape`` (ints or symbolic sizes)."""
+    """``x`` broadcast to ``shape`` (ints or symbolic sizes); the gradient sums
+    over the broadcast axes.
+
+    >>> x = sd.vector("x")
+    >>> sd.broadcast_to(x, (3, x.shape[0])).static_shape
+    (3, None)
+    >>> sd.pprint(sd.grad(sd.sum(sd.broadcast_to(x, (3, x.shape[0]))), x))
+    'broadcast_to(3, x.shape)'
+    """
     node = as_node(x)
     if isinstance(shape, (int, Tensor)) or hasattr(shape, "__index__"):
         shape = (shape,)
@@ -165,7 +173,14 @@ def reshape_node(x: Node, dims: tuple) -> Node:
 
 
 def reshape(x, shape, name: str | None = None) -> Tensor:
-    """A tensor with the same elements in ``shape``; one entry may be -1."""
+    """A tensor with the same elements in ``shape``; one entry may be -1.
+
+    >>> X = sd.matrix("X", shape=(None, 3))
+    >>> sd.reshape(X, (-1,)).static_shape
+    (None,)
+    >>> sd.pprint(sd.reshape(X, (3, -1)))
+    'reshape(X, (3, X.shape[0]))'
+    """
     node = as_node(x)
     if isinstance(shape, (int, Tensor)) or hasattr(shape, "__index__"):
         shape = (shape,)
@@ -257,7 +272,12 @@ def transpose_node(x: Node, perm=None) -> Node:
 
 
 def transpose(x, axes=None, name: str | None = None) -> Tensor:
-    """Permute axes (reverse them by default)."""
+    """Permute axes (reverse them by default).
+
+    >>> T = sd.tensor("T", (2, 3, 4))
+    >>> sd.transpose(T).static_shape, sd.transpose(T, (1, 0, 2)).static_shape
+    ((4, 3, 2), (3, 2, 4))
+    """
     node = as_node(x)
     if axes is not None and len(tuple(axes)) != node.ndim:
         raise ValueError(f"transpose: axes {tuple(axes)} do not match the {node.ndim} axes of {fmt_shape(node.shape)}")
@@ -566,7 +586,14 @@ class AxisSlice(TensorOp):
 
 
 def concatenate(tensors, axis: int = 0, name: str | None = None) -> Tensor:
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    >>> x, y = sd.vector("x"), sd.vector("y", shape=(2,))
+    >>> sd.pprint(sd.concatenate([x, y]))
+    'concatenate([x, y], axis=0)'
+    >>> sd.concatenate([y, y, y]).static_shape
+    (6,)
+    """
     nodes = [as_node(t) for t in tensors]
     if not nodes:
         raise ValueError("concatenate needs at least one tensor")
@@ -579,7 +606,12 @@ def concatenate(tensors, axis: int = 0, name: str | None = None) -> Tensor:
 
 
 def stack(tensors, axis: int = 0, name: str | None = None) -> Tensor:
-    """Join tensors along a new axis."""
+    """Join tensors along a new axis.
+
+    >>> x, y = sd.vector("x", shape=(3,)), sd.vector("y", shape=(3,))
+    >>> sd.stack([x, y]).static_shape, sd.stack([x, y], axis=1).static_shape
+    ((2, 3), (3, 2))
+    """
     nodes = [as_node(t) for t in tensors]
     if not nodes:
         raise ValueError("stack needs at least one tensor")
@@ -596,7 +628,12 @@ def stack(tensors, axis: int = 0, name: str | None = None) -> Tensor:
 
 
 def expand_dims(x, axis: int, name: str | None = None) -> Tensor:
-    """``x`` with a new axis of size 1 at ``axis``."""
+    """``x`` with a new axis of size 1 at ``axis`` (as ``x[None]`` for ``axis=0``).
+
+    >>> x = sd.vector("x")
+    >>> sd.expand_dims(x, 1).static_shape, x[None].static_shape
+    ((None, 1), (1, None))
+    """
     node = as_node(x)
     axis = normalize_axes(axis, node.ndim + 1)[0]
     shape = list(node.shape)

@@ -35,7 +35,14 @@ from .cache import load_kernel_module
 @dataclass
 class Config:
     """Code generation switches; ``sd.config`` holds the defaults, and each
-    ``sd.function(...)`` call can override them by keyword."""
+    ``sd.function(...)`` call can override them by keyword.
+
+    >>> sd.config.fast_math
+    True
+    >>> x = sd.vector("x")
+    >>> sd.function([x], sd.exp(x), fast_math=False).config.fast_math
+    False
+    """
 
     fast_math: bool = True  # vectorisable exp/log/...; False: plain libm calls
     parallel_threshold: int = 200_000  # loops over at least this many elements use prange; 0: never
@@ -46,7 +53,20 @@ config = Config()
 
 
 class Function:
-    """A compiled function of symbolic inputs (see :func:`function`)."""
+    """A compiled function of symbolic inputs (see :func:`function`): call it with
+    arrays (positionally, or by the inputs' names), or run many steps with :meth:`loop`.
+
+    >>> X, y = sd.matrix("X"), sd.vector("y")
+    >>> w = sd.shared(np.zeros(2), name="w")
+    >>> cost = sd.mean((X @ w - y) ** 2)
+    >>> step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+    >>> float(step(y=[1.0, 2.0], X=[[1.0, 0.0], [0.0, 1.0]]))
+    2.5
+    >>> w.get_value()
+    array([0.1, 0.2])
+    >>> print(repr(step).splitlines()[2])
+      outputs: sum((X @ w - y)**2)/X.shape[0]
+    """
 
     def __init__(self, inputs, outputs, updates=None, givens=None, **options):
         unknown = set(options) - set(Config.__dataclass_fields__)
@@ -57,6 +77,7 @@ class Function:
         self._single = not isinstance(outputs, (list, tuple))
         outs = [_output_node(o, k) for k, o in enumerate([outputs] if self._single else outputs)]
         pairs = _check_updates(updates)
+        self._as_written = (outs, [(s.node, v) for s, v in pairs])  # for repr
         roots = outs + [v for _, v in pairs]
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
@@ -89,15 +110,34 @@ class Function:
 
     @property
     def source(self) -> str:
-        """The generated kernel source (what Numba compiles)."""
+        """The generated kernel source (what Numba compiles).
+
+        >>> x = sd.vector("x")
+        >>> "def kernel(" in sd.function([x], sd.exp(x)).source
+        True
+        """
         return self.kernel.source
 
     def __repr__(self) -> str:
-        ins = ", ".join(f"{i.node.name}: {i.dtype}{fmt_static(i.static_shape)}" for i in self.inputs)
-        outs = ", ".join(brief(o, depth=2, width=40) for o in self.plan.outputs)
-        ups = ", ".join(v.name for v, _ in self.plan.updates)
-        return (f"<symdiff.Function ({ins}) -> [{outs}]" + (f", updates {ups}" if ups else "")
-                + "; see .source for the kernel>")
+        """Inputs, outputs and updates as written, the shared variables read, and where the kernel is."""
+        def typed(v):
+            return f"{v.name} {v.dtype}{fmt_static(v.static_shape)}"
+
+        outs, updates = self._as_written
+        lines = ["<symdiff.Function", "  inputs:  " + (", ".join(typed(i.node) for i in self.inputs) or "none")]
+        def shown(o):
+            named = o.name and not isinstance(o, Variable)
+            return (f"{o.name} = " if named else "") + brief(o, depth=6, width=70 - (len(o.name) + 3 if named else 0))
+
+        lines += [f"  {'outputs:' if k == 0 else '':9}{shown(o)}" for k, o in enumerate(outs)]
+        lines += [f"  {'updates:' if k == 0 else '':9}{v.name} <- {brief(u, depth=6, width=66 - len(v.name))}"
+                  for k, (v, u) in enumerate(updates)]
+        shared = [v for v in self.kernel.arg_vars if v.role == "shared"]
+        if shared:
+            lines.append("  shared:  " + ", ".join(typed(v) for v in shared))
+        n_lines = self.kernel.source.count("\n") + 1
+        lines.append(f"  kernel:  {n_lines} lines of Numba code in .source>")
+        return "\n".join(lines)
 
     # -- calling -------------------------------------------------------------------
     def _arguments(self, args: tuple, kwargs: dict) -> list:
@@ -141,6 +181,13 @@ class Function:
         With ``batch_size``, step ``k`` gets rows ``k*batch_size ...`` of every input
         (in order, wrapping around), as minibatch training does.  ``progress=True``
         draws a progress bar, running the loop in chunks between its updates.
+
+        >>> X, y = sd.matrix("X"), sd.vector("y")
+        >>> w = sd.shared(np.zeros(2), name="w")
+        >>> cost = sd.mean((X @ w - y) ** 2)
+        >>> step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+        >>> step.loop(3, [[1.0, 2.0], [3.0, 4.0]], [1.0, 0.0])  # the cost before each step
+        array([0.5   , 0.73  , 1.6708])
         """
         n_steps = int(n_steps)
         if n_steps < 1:
@@ -349,6 +396,8 @@ def _bind_keywords(inputs, args: tuple, kwargs: dict) -> tuple:
 def _convert(var: Variable, value) -> np.ndarray:
     want = np.dtype(var.dtype)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype != want and not isinstance(value, (np.ndarray, np.generic)):
+        arr = _weak_to(arr, want, var.name)  # Python numbers take the input's dtype, as in NumPy 2 arithmetic
     if arr.dtype != want:
         if np.can_cast(arr.dtype, want, "safe") or (arr.dtype.kind in "biu" and want.kind == "f"):
             arr = arr.astype(want)
@@ -359,6 +408,19 @@ def _convert(var: Variable, value) -> np.ndarray:
         raise ValueError(f"input {var.name!r}: expected shape {fmt_static(static)}, got {arr.shape}")
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def _weak_to(arr: np.ndarray, want: np.dtype, name: str) -> np.ndarray:
+    """Python ints or floats (``arr`` made from them) in the dtype ``want`` of the same kind;
+    ints that do not fit raise.  Other combinations are left for the dtype check."""
+    if arr.dtype.kind in "iu" and want.kind in "iu":
+        info = np.iinfo(want)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise OverflowError(f"input {name!r}: the values do not fit in {want.name}")
+        return arr.astype(want)
+    if arr.dtype.kind == "f" and want.kind == "f":
+        return arr.astype(want)
     return arr
 
 
