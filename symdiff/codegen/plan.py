@@ -182,17 +182,7 @@ class _Planner:
     def reads(self, node: Node) -> set:
         """What ``node``'s own code reads: ids of materialised nodes and leaves, seen
         through the operands it inlines."""
-        found, stack, seen = set(), list(node.inputs), set()
-        while stack:
-            c = stack.pop()
-            if id(c) in seen:
-                continue
-            seen.add(id(c))
-            if id(c) in self.chosen or isinstance(c, Leaf):
-                found.add(id(c))
-            elif is_inline(c):
-                stack.extend(c.inputs)
-        return found
+        return {id(n) for n in self.reads_nodes(node)}
 
     def reads_nodes(self, node: Node) -> list:
         """Like :meth:`reads`, as nodes."""

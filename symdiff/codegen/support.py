@@ -140,8 +140,9 @@ def log_softmax_rows(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def argmax_rows(x):
-    """Index of the largest entry of each row (the first one; a NaN counts as largest)."""
+def _arg_rows(x, largest):
+    """Index of the largest (or smallest) entry of each row: the first one, and the
+    first NaN if there is one (as NumPy's argmax/argmin)."""
     rows, cols = x.shape
     out = np.empty(rows, dtype=np.int64)
     for r in range(rows):
@@ -153,7 +154,7 @@ def argmax_rows(x):
                 if v != v:
                     best = c
                     break
-                if v > m:
+                if (v > m) if largest else (v < m):
                     m = v
                     best = c
         out[r] = best
@@ -161,24 +162,15 @@ def argmax_rows(x):
 
 
 @numba.njit(cache=True, nogil=True)
+def argmax_rows(x):
+    """Index of the largest entry of each row (the first one; a NaN counts as largest)."""
+    return _arg_rows(x, True)
+
+
+@numba.njit(cache=True, nogil=True)
 def argmin_rows(x):
     """Index of the smallest entry of each row (the first one; a NaN counts as smallest)."""
-    rows, cols = x.shape
-    out = np.empty(rows, dtype=np.int64)
-    for r in range(rows):
-        best = 0
-        m = x[r, 0]
-        if m == m:
-            for c in range(1, cols):
-                v = x[r, c]
-                if v != v:
-                    best = c
-                    break
-                if v < m:
-                    m = v
-                    best = c
-        out[r] = best
-    return out
+    return _arg_rows(x, False)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -654,52 +654,44 @@ class Where(Elementwise):
         return f"({p.arg(self, 1)} if {p.arg(self, 0, cast=False)} else {p.arg(self, 2)})"
 
 
-class Maximum(Binary):
+class _Extremum(Binary):
+    """The elementwise larger (``Maximum``) or smaller (``Minimum``) operand: NaN
+    propagates, and on ties the gradient goes to the first operand."""
+
+    precedence = _ATOM
+    fname: ClassVar[str] = ""
+    keeps: ClassVar[str] = ""  # the comparison under which the first operand is the result
+    sympy_fn: ClassVar = None
+
+    def vjp(self, g):
+        x, y = self.inputs
+        first = b.greater_equal(x, y) if self.keeps == ">=" else b.less_equal(x, y)
+        return [b.where(first, g, b.zero(g)), b.where(first, b.zero(g), g)]
+
+    def _sympystr(self, printer):
+        return f"{self.fname}({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])})"
+
+    def _latex(self, printer):
+        return rf"\{self.fname[:3]}\left({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])}\right)"
+
+    def _numba(self, p):
+        x, y = p.arg(self, 0), p.arg(self, 1)
+        return f"({x} if ({x} {self.keeps} {y} or {x} != {x}) else {y})"
+
+    def to_sympy(self, x, y):
+        return self.sympy_fn(x, y)
+
+
+class Maximum(_Extremum):
     """Elementwise larger of ``a`` and ``b`` (NaN propagates; ties send the gradient to ``a``)."""
 
-    precedence = _ATOM
-
-    def vjp(self, g):
-        x, y = self.inputs
-        first = b.greater_equal(x, y)
-        return [b.where(first, g, b.zero(g)), b.where(first, b.zero(g), g)]
-
-    def _sympystr(self, printer):
-        return f"maximum({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])})"
-
-    def _latex(self, printer):
-        return rf"\max\left({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])}\right)"
-
-    def _numba(self, p):
-        x, y = p.arg(self, 0), p.arg(self, 1)
-        return f"({x} if ({x} >= {y} or {x} != {x}) else {y})"
-
-    def to_sympy(self, x, y):
-        return sp.Max(x, y)
+    fname, keeps, sympy_fn = "maximum", ">=", sp.Max
 
 
-class Minimum(Binary):
+class Minimum(_Extremum):
     """Elementwise smaller of ``a`` and ``b`` (NaN propagates; ties send the gradient to ``a``)."""
 
-    precedence = _ATOM
-
-    def vjp(self, g):
-        x, y = self.inputs
-        first = b.less_equal(x, y)
-        return [b.where(first, g, b.zero(g)), b.where(first, b.zero(g), g)]
-
-    def _sympystr(self, printer):
-        return f"minimum({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])})"
-
-    def _latex(self, printer):
-        return rf"\min\left({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])}\right)"
-
-    def _numba(self, p):
-        x, y = p.arg(self, 0), p.arg(self, 1)
-        return f"({x} if ({x} <= {y} or {x} != {x}) else {y})"
-
-    def to_sympy(self, x, y):
-        return sp.Min(x, y)
+    fname, keeps, sympy_fn = "minimum", "<=", sp.Min
 
 
 class Clip(Elementwise):
