@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 
 import symdiff as sd
-from oracles import Ceil, Floor, Sign, central_differences, elementwise, sigmoid, softmax, stable_seed
+from oracles import Ceil, Floor, Sign, central_differences, elementwise, sigmoid, softmax, stable_seed, sympy_gradients
 
 E = elementwise
 SAME = "same"
@@ -460,6 +460,50 @@ DIFFERENTIABLE = [c for c in CASES if c.differentiable]
 
 def ids(cases) -> list:
     return [c.name for c in cases]
+
+
+def compile_case(case: Case, **options):
+    """``sd.function`` of a case: its output and (if differentiable) the gradients of
+    ``sum(w * output)`` with respect to its float inputs, ``w`` a last input."""
+    xs = case.inputs()
+    out = case.build(*xs)
+    if not case.differentiable:
+        return sd.function(xs, [out], **options)
+    w = sd.tensor("w", shape=(None,) * out.ndim)
+    cost = sd.sum(w * out)
+    return sd.function(xs + [w], [out] + list(sd.grad(cost, [xs[k] for k in case.float_args])), **options)
+
+
+def check_forward(case: Case, got: np.ndarray) -> None:
+    """A computed value of a case against its NumPy reference (shape, dtype and values)."""
+    expected = case.expected()
+    assert got.shape == expected.shape, f"{case.name}: shape {got.shape}, NumPy gives {expected.shape}"
+    assert got.dtype == expected.dtype, f"{case.name}: dtype {got.dtype}, NumPy gives {expected.dtype}"
+    if expected.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, expected, err_msg=f"{case.name}: forward value")
+    else:
+        np.testing.assert_allclose(got, expected, rtol=case.rtol, atol=1e-14, err_msg=f"{case.name}: forward value")
+
+
+def check_compiled(case: Case, f, sympy: bool = True) -> None:
+    """Run a function from :func:`compile_case`: the value against NumPy, the gradients
+    against SymPy ``diff`` (if ``sympy`` and the case has a SymPy builder) and against
+    central finite differences of the NumPy reference."""
+    values = case.values()
+    if not case.differentiable:
+        check_forward(case, f(*values)[0])
+        return
+    weights = case.weights(case.expected().shape)
+    got, *grads = f(*values, weights)
+    check_forward(case, got)
+    for k, g in zip(case.float_args, grads):
+        assert g.shape == values[k].shape and g.dtype == values[k].dtype, f"{case.name}: d/d a{k}"
+    if sympy and case.sympy_build is not None:
+        differentiable = [a.is_float for a in case.args]
+        for k, g, e in zip(case.float_args, grads, sympy_gradients(case.sympy_build, values, weights, differentiable)):
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-11, err_msg=f"{case.name}: d/d a{k} vs SymPy")
+    for k, g, fd in zip(case.float_args, grads, case.finite_differences()):
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8, err_msg=f"{case.name}: d/d a{k} vs finite differences")
 
 
 def graph_classes(case: Case) -> set:
