@@ -39,10 +39,12 @@ SAME = "same"
 
 
 def distinct(rng, shape):
-    """Distinct values in (-1.5, 1.5), none within 0.1*3/size of 0 or of each other's kinks."""
+    """Distinct values in about (-1.5, 1.5): one in each cell of a grid of ``size`` cells of
+    width 3/size that has 0 on a cell edge, at least a tenth of a cell from its edges (so
+    no two are within 0.2*3/size of each other, and none is that close to a kink at 0)."""
     n = int(np.prod(shape, dtype=int))
-    grid = (rng.permutation(n) + rng.uniform(0.1, 0.9, size=n)) / max(n, 1) * 3 - 1.5
-    return grid.reshape(shape)
+    cells = rng.permutation(n) - n // 2 + rng.uniform(0.1, 0.9, size=n)
+    return (cells * (3 / max(n, 1))).reshape(shape)
 
 
 def positive(rng, shape):
