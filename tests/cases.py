@@ -22,7 +22,7 @@ processes).  Float inputs are differentiated; integer inputs are data.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -56,10 +56,6 @@ def unit(rng, shape):
     return rng.uniform(-0.8, 0.8, size=shape)
 
 
-def above_one(rng, shape):
-    return rng.uniform(1.2, 2.5, size=shape)
-
-
 def negative(rng, shape):
     return rng.uniform(-1.5, -0.3, size=shape)
 
@@ -91,6 +87,8 @@ def two_way_ties(rng, shape):
 
 
 def integers(high: int):
+    """A sampler of integers in [0, high)."""
+
     def sample(rng, shape):
         return rng.integers(0, high, size=shape)
 
@@ -99,6 +97,8 @@ def integers(high: int):
 
 
 def fixed(values):
+    """A sampler that always gives ``values`` (indices with chosen repeats, labels, zeros)."""
+
     def sample(rng, shape):
         return np.array(values).reshape(shape)
 
@@ -120,15 +120,19 @@ class Arg:
 
 
 def F(*shape, sample=distinct):
+    """A float64 input of ``shape`` (differentiated)."""
     return Arg(tuple(shape), sample)
 
 
-def I(*shape, sample):  # noqa: E743 - an integer input
+def I(*shape, sample):  # noqa: E743
+    """An int64 input of ``shape`` (data: indices, labels)."""
     return Arg(tuple(shape), sample, "int64")
 
 
 @dataclass(frozen=True)
 class Case:
+    """One row of the table (see the module docstring)."""
+
     name: str
     build: Callable
     numpy: Callable
@@ -223,11 +227,6 @@ def scatter_add(shape, index, values):
     return out
 
 
-def sp_where(cond, a, b):
-    """``np.where`` on object arrays: a Piecewise per entry."""
-    return E(lambda c, u, v: sp.Piecewise((u, c), (v, True)))(cond, a, b)
-
-
 def sp_variance(a, axis, ddof):
     n = a.shape[axis] if axis is not None else a.size
     centred = a - a.sum(axis=axis, keepdims=True) / n
@@ -236,10 +235,6 @@ def sp_variance(a, axis, ddof):
 
 def sp_std(a, axis, ddof):
     return E(sp.sqrt)(sp_variance(a, axis, ddof))
-
-
-def sp_cmp(op):
-    return E(lambda u, v: op(u, v))
 
 
 def _sp_clip(x, lo, hi):
@@ -462,7 +457,6 @@ CASES = [
 
 BY_NAME = {c.name: c for c in CASES}
 assert len(BY_NAME) == len(CASES), "case names must be unique"
-DIFFERENTIABLE = [c for c in CASES if c.differentiable]
 
 
 def ids(cases) -> list:
