@@ -1,4 +1,5 @@
-"""Large elementwise loops and full reductions run with prange; results match the serial path."""
+"""Large elementwise loops and full reductions run with prange; results match the serial path,
+NumPy and finite differences (for a subset of the shared case table, with prange on every loop)."""
 import numpy as np
 import pytest
 
