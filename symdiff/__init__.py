@@ -10,6 +10,7 @@ from .ops.linalg import dot, matmul, outer
 from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, stack, transpose
 from .grad import grad
 from .printing import debugprint, latex, pprint
+from .graphviz import dot, draw
 from .runtime.function import Function, config, function
 from .runtime.cache import cache_dir, clear_cache
 from .codegen.emit import LoweringError
