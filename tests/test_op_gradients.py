@@ -13,24 +13,23 @@ from oracles import central_differences
 from symdiff.graph.walk import postorder
 
 
-# Serial kernels (parallel_threshold=0): these small inputs never reach the prange branch of
-# a default kernel, which would only double the compile time; test_parallel.py runs a
-# subset of the cases with prange on every loop.
+# The default configuration: these small inputs run the serial kernel; test_parallel.py runs
+# a subset of the cases with prange on every loop.
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_compiled_value_and_gradient(case):
-    check_compiled(case, compile_case(case, parallel_threshold=0))
+    check_compiled(case, compile_case(case))
 
 
 def test_max_gradient_splits_ties_equally():
     x = sd.vector("x")
-    f = sd.function([x], sd.grad(sd.max(x), x), parallel_threshold=0)
+    f = sd.function([x], sd.grad(sd.max(x), x))
     np.testing.assert_allclose(f(np.array([1.0, 3.0, 3.0, 0.0])), [0.0, 0.5, 0.5, 0.0])
     np.testing.assert_allclose(f(np.array([3.0, 3.0, 3.0, 0.0])), [1 / 3, 1 / 3, 1 / 3, 0.0])
 
 
 def test_prod_gradient_is_exact_at_zeros():
     x = sd.vector("x")
-    f = sd.function([x], sd.grad(sd.prod(x), x), parallel_threshold=0)
+    f = sd.function([x], sd.grad(sd.prod(x), x))
     np.testing.assert_array_equal(f(np.array([0.0, 2.0, 3.0])), [6.0, 0.0, 0.0])
     np.testing.assert_array_equal(f(np.array([2.0, 0.0, 3.0, 0.0])), [0.0, 0.0, 0.0, 0.0])
 
@@ -39,7 +38,7 @@ def test_second_derivative():
     x = sd.vector("x")
     g = sd.grad(sd.sum(sd.sin(x) * x), x)
     h = sd.grad(sd.sum(g), x)
-    f = sd.function([x], h, parallel_threshold=0)
+    f = sd.function([x], h)
     v = np.array([0.3, -1.2, 2.0])
     np.testing.assert_allclose(f(v), 2 * np.cos(v) - v * np.sin(v), rtol=1e-12)
 
@@ -56,7 +55,7 @@ def test_gradient_size_stays_linear_in_graph_size():
     n_f = len(postorder([cost.node]))
     n_g = len(postorder([g.node]))
     assert n_g <= 5 * n_f
-    f = sd.function([x], g, parallel_threshold=0)
+    f = sd.function([x], g)
     v = np.array([0.1, -0.2])
 
     def numpy_cost(a):
