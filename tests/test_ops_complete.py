@@ -70,7 +70,11 @@ def exercised() -> dict:
     """op class -> names of the cases whose graph (or gradient graph) contains it."""
     found: dict = {}
     for case in CASES:
-        for cls in graph_classes(case):
+        try:
+            classes = graph_classes(case)
+        except Exception:  # noqa: BLE001 - the case's own tests report it; it exercises nothing here
+            continue
+        for cls in classes:
             found.setdefault(cls, []).append(case.name)
     return found
 
