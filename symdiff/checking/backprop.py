@@ -64,6 +64,13 @@ def _pow_vjp(node, g, out, xs):
     return [g * e * np.power(b, e - 1), g * np.log(b) * out if not isinstance(node.inputs[1], Constant) else None]
 
 
+def _clip_vjp(g, x, lo, hi):
+    """clip is minimum(maximum(x, lo), hi): the gradient goes where the result came from."""
+    raised = np.maximum(x, lo)
+    return [np.where((x >= lo) & (x <= hi), g, 0), np.where((x < lo) & ~(raised > hi), g, 0),
+            np.where(raised > hi, g, 0)]
+
+
 def _zero(out, x):
     return np.zeros(np.shape(x))
 
@@ -102,11 +109,7 @@ _ELEMENTWISE_VJPS = {
     ew.Where: lambda node, g, out, xs: [None, np.where(xs[0], g, 0), np.where(xs[0], 0, g)],
     ew.Maximum: lambda node, g, out, xs: [np.where(np.asarray(xs[0]) >= xs[1], g, 0), np.where(np.asarray(xs[0]) >= xs[1], 0, g)],
     ew.Minimum: lambda node, g, out, xs: [np.where(np.asarray(xs[0]) <= xs[1], g, 0), np.where(np.asarray(xs[0]) <= xs[1], 0, g)],
-    ew.Clip: lambda node, g, out, xs: [
-        np.where((np.asarray(xs[0]) >= xs[1]) & (np.asarray(xs[0]) <= xs[2]), g, 0),
-        np.where(np.asarray(xs[0]) < xs[1], g, 0),
-        np.where(np.asarray(xs[0]) > xs[2], g, 0),
-    ],
+    ew.Clip: lambda node, g, out, xs: _clip_vjp(g, *(np.asarray(v) for v in xs)),
     sh.Expand: lambda node, g, out, xs: [g],
 }
 
@@ -200,6 +203,7 @@ _TENSOR_VJPS = {
     sh.AxisSlice: _axis_slice_vjp,
     la.MatMul: _matmul_vjp,
     rd.Reduce: _reduce_vjp,
+    rd.ProdOthers: lambda node, g, out, xs: [npo.prod_others_adjoint(xs[0], g, node.axes)],
     rd.LogSumExp: lambda node, g, out, xs: [_kept(node, g) * np.exp(xs[0] - _kept(node, out))],
     rd.Softmax: _softmax_vjp,
     rd.LogSoftmax: _log_softmax_vjp,

@@ -78,6 +78,25 @@ def prod_others(x, axis=None):
     return np.moveaxis((before * after).reshape(moved.shape), ends, axes)
 
 
+def prod_others_adjoint(x, g, axis=None):
+    """For each entry j: the sum over i != j of g[i] times the product of the entries
+    other than i and j along ``axis`` (by brute force over pairs)."""
+    x, g = np.asarray(x, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    ends = tuple(range(x.ndim - len(axes), x.ndim))
+    xm, gm = np.moveaxis(x, axes, ends), np.moveaxis(g, axes, ends)
+    lead = xm.shape[: x.ndim - len(axes)]
+    xf, gf = xm.reshape(lead + (-1,)), gm.reshape(lead + (-1,))
+    n = xf.shape[-1]
+    out = np.zeros_like(xf)
+    for j in range(n):
+        for i in range(n):
+            if i != j:
+                others = [k for k in range(n) if k not in (i, j)]
+                out[..., j] += gf[..., i] * np.prod(xf[..., others], axis=-1)
+    return np.moveaxis(out.reshape(xm.shape), ends, axes)
+
+
 def scatter(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at the basic ``index``."""
     out = np.zeros(shape, dtype=np.result_type(g))
@@ -138,7 +157,7 @@ FORWARD = {
     ew.Cast: lambda n, x: np.asarray(x).astype(n.to),
     ew.Add: lambda n, a, b: np.add(a, b), ew.Sub: lambda n, a, b: np.subtract(a, b),
     ew.Mul: lambda n, a, b: np.multiply(a, b), ew.Div: lambda n, a, b: np.true_divide(a, b),
-    ew.Pow: lambda n, a, b: np.power(np.asarray(a, dtype=n.dtype), b), ew.Neg: lambda n, x: np.negative(x),
+    ew.Pow: lambda n, a, b: np.power(np.asarray(a, dtype=np.promote_types(np.asarray(a).dtype, n.dtype)), b), ew.Neg: lambda n, x: np.negative(x),
     ew.Less: lambda n, a, b: np.less(a, b), ew.LessEqual: lambda n, a, b: np.less_equal(a, b),
     ew.Greater: lambda n, a, b: np.greater(a, b), ew.GreaterEqual: lambda n, a, b: np.greater_equal(a, b),
     ew.Equal: lambda n, a, b: np.equal(a, b), ew.NotEqual: lambda n, a, b: np.not_equal(a, b),
@@ -158,6 +177,7 @@ FORWARD = {
     rd.Reduce: lambda n, x: {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}[n.kind](
         x, axis=n.axes, keepdims=n.keepdims),
     rd.ProdOthers: lambda n, x: prod_others(x, n.axes),
+    rd.ProdOthersAdjoint: lambda n, x, g: prod_others_adjoint(x, g, n.axes),
     rd.ArgReduce: lambda n, x: (np.argmax if n.kind == "argmax" else np.argmin)(x, axis=n.axes[0], keepdims=n.keepdims),
     rd.LogSumExp: lambda n, x: logsumexp(x, axis=n.axes, keepdims=n.keepdims),
     rd.Softmax: lambda n, x: softmax(x, n.axis),
@@ -194,7 +214,7 @@ def namespace() -> dict:
         "clip", "sum", "prod", "max", "min", "argmax", "argmin", "broadcast_to", "reshape", "transpose",
         "concatenate", "arange")}
     ns.update(sigmoid=sigmoid, softplus=softplus, relu=relu, step=step, logsumexp=logsumexp, softmax=softmax,
-              log_softmax=log_softmax, prod_others=prod_others, scatter=scatter, scatter_add=scatter_add,
+              log_softmax=log_softmax, prod_others=prod_others, prod_others_adjoint=prod_others_adjoint, scatter=scatter, scatter_add=scatter_add,
               onehot=onehot, s_=np.s_, np=np, inf=np.inf, nan=np.nan)
     return ns
 

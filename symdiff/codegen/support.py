@@ -192,6 +192,30 @@ def prod_others_rows(x):
 
 
 @numba.njit(cache=True, nogil=True)
+def prod_others_adjoint_rows(x, g):
+    """For each entry j of a row: the sum over i != j of g[i] times the product of the
+    row's entries other than i and j.  With P[j] = prod(x[:j]) and S[j] = prod(x[j+1:]),
+    it is L[j]*S[j] + P[j]*R[j], where L[j+1] = L[j]*x[j] + g[j]*P[j] sums over i < j and
+    R[j-1] = R[j]*x[j] + g[j]*S[j] over i > j: linear time, exact when entries are zero."""
+    rows, cols = x.shape
+    out = np.empty(x.shape, dtype=g.dtype)
+    prefix = np.empty(cols, dtype=g.dtype)
+    for r in range(rows):
+        p, left = g.dtype.type(1), g.dtype.type(0)
+        for j in range(cols):
+            out[r, j] = left
+            prefix[j] = p
+            left = left * x[r, j] + g[r, j] * p
+            p = p * x[r, j]
+        s, right = g.dtype.type(1), g.dtype.type(0)
+        for j in range(cols - 1, -1, -1):
+            out[r, j] = out[r, j] * s + prefix[j] * right
+            right = right * x[r, j] + g[r, j] * s
+            s = s * x[r, j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def batched_matmul(a, b):
     """a[i] @ b[i] for 3-D C-contiguous arrays of equal first size."""
     n = a.shape[0]

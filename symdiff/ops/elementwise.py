@@ -695,8 +695,9 @@ class Minimum(_Extremum):
 
 
 class Clip(Elementwise):
-    """``x`` limited to ``[lo, hi]`` (NumPy's ``clip``); the gradient flows to ``x``
-    where ``lo <= x <= hi``, else to the bound that was taken (to none at NaN)."""
+    """``x`` limited to ``[lo, hi]``, as NumPy's ``clip``: ``minimum(maximum(x, lo), hi)``
+    (so ``hi`` when ``lo > hi``).  The gradient flows to ``x`` where ``lo <= x <= hi``,
+    else to the bound that was taken (to none at NaN)."""
 
     arity = 3
     precedence = _ATOM
@@ -706,9 +707,11 @@ class Clip(Elementwise):
 
     def vjp(self, g):
         x, lo, hi = self.inputs
-        below, above = b.less(x, lo), b.greater(x, hi)
+        below = b.less(x, lo)
+        capped = b.greater(b.where(below, lo, x), hi)  # the result is hi (false at NaN)
         inside = b.logical_and(b.greater_equal(x, lo), b.less_equal(x, hi))  # none of the three at NaN
-        return [b.where(inside, g, b.zero(g)), b.where(below, g, b.zero(g)), b.where(above, g, b.zero(g))]
+        to_lo = b.logical_and(below, b.logical_not(capped))
+        return [b.where(inside, g, b.zero(g)), b.where(to_lo, g, b.zero(g)), b.where(capped, g, b.zero(g))]
 
     def _sympystr(self, printer):
         return "clip(" + ", ".join(printer._print(a) for a in self.inputs) + ")"
@@ -718,7 +721,8 @@ class Clip(Elementwise):
 
     def _numba(self, p):
         x, lo, hi = p.arg(self, 0), p.arg(self, 1), p.arg(self, 2)
-        return f"({hi} if {x} > {hi} else ({lo} if {x} < {lo} else {x}))"
+        raised = f"({lo} if {x} < {lo} else {x})"
+        return f"({hi} if {raised} > {hi} else {raised})"
 
 
 ELEMENTWISE_OPS = (

@@ -117,7 +117,7 @@ class ProdOthers(_AxisOp):
         return TensorType(self.x.dtype, self.x.shape, self.x.type.weak), ()
 
     def vjp(self, g):
-        raise NotImplementedError("the second derivative of prod is not supported")
+        return [ProdOthersAdjoint((self.x, g), axes=self.axes, keepdims=True)]
 
     def _sympystr(self, printer):
         return f"prod_others({printer._print(self.x)}{axes_text(self.axes, self.x.ndim)})"
@@ -127,6 +127,31 @@ class ProdOthers(_AxisOp):
 
     def lower(self, e):
         return lower_rows(e, self, "prod_others_rows", full=True)
+
+
+class ProdOthersAdjoint(_AxisOp):
+    """The VJP of :class:`ProdOthers` for the adjoint ``g``: for each entry ``j``,
+    ``sum over i != j of g[i] * (product of the entries other than i and j)`` along
+    ``axes``, by prefix and suffix recurrences (exact with zeros, linear time)."""
+
+    fname = "prod_others_adjoint"
+
+    def infer_type(self):
+        return TensorType(promote(self.x.type, self.inputs[1].type)[0], self.x.shape, False), ()
+
+    def vjp(self, g):
+        raise NotImplementedError("derivatives of prod beyond the second are not supported")
+
+    def _sympystr(self, printer):
+        x, g = (printer._print(a) for a in self.inputs)
+        return f"prod_others_adjoint({x}, {g}{axes_text(self.axes, self.x.ndim)})"
+
+    def _latex(self, printer):
+        x, g = (printer._print(a) for a in self.inputs)
+        return rf"\sum_{{i \ne j}} {g}_i \prod_{{k \ne i, j}}{self.latex_sub()} {x}_k"
+
+    def lower(self, e):
+        return lower_rows(e, self, "prod_others_adjoint_rows", full=True)
 
 
 class ArgReduce(_AxisOp):
@@ -302,8 +327,9 @@ class SoftmaxMinus(TensorOp):
 
 
 def lower_rows(e, node, helper: str, full: bool) -> list:
-    """Statements applying a row helper to ``node``'s operand with its axes moved
-    last; ``full``: the helper returns rows of the operand's length (else one value per row)."""
+    """Statements applying a row helper to ``node``'s operands (all of one shape)
+    with its axes moved last; ``full``: the helper returns rows of the operands'
+    length (else one value per row)."""
     x = node.inputs[0]
     shape = x.shape
     axes = node.axes
@@ -311,9 +337,12 @@ def lower_rows(e, node, helper: str, full: bool) -> list:
     perm = tuple(kept) + tuple(axes)
     rows = e.size(size_product(shape[k] for k in kept)) if kept else "1"
     cols = e.size(size_product(shape[k] for k in axes))
-    moved = e.arg(0) if perm == tuple(range(len(shape))) else f"{e.arg(0)}.transpose({perm})"
-    flat = f"np.ascontiguousarray({moved}).reshape(({rows}, {cols}))"
-    call = f"{helper}({flat})"
+    flats = []
+    for k in range(len(node.inputs)):
+        operand = e.arg(k, dtype=node.dtype) if k else e.arg(k)
+        moved = operand if perm == tuple(range(len(shape))) else f"{operand}.transpose({perm})"
+        flats.append(f"np.ascontiguousarray({moved}).reshape(({rows}, {cols}))")
+    call = f"{helper}({', '.join(flats)})"
     if full:
         dims = ", ".join(e.size(shape[k]) for k in perm)
         inverse = tuple(sorted(range(len(perm)), key=lambda k: perm[k]))
@@ -327,7 +356,7 @@ def lower_rows(e, node, helper: str, full: bool) -> list:
     return [f"{e.out} = {call}.reshape(({dims},))"]
 
 
-REDUCTION_OPS = (Reduce, ProdOthers, ArgReduce, LogSumExp, Softmax, LogSoftmax, SoftmaxMinus)
+REDUCTION_OPS = (Reduce, ProdOthers, ProdOthersAdjoint, ArgReduce, LogSumExp, Softmax, LogSoftmax, SoftmaxMinus)
 
 
 # --------------------------------------------------------------------------- sd.NAME functions

@@ -401,10 +401,34 @@ class IndexAdjoint(TensorOp):
         return rf"\operatorname{{scatter}}_{{[{index_text(self.index)}]}}\left({printer._print(self.inputs[0])}\right)"
 
     def lower(self, e):
+        # element loops over g (slice assignment compiles slowly, and not at all in parallel kernels)
+        g = self.inputs[0]
         dims = ", ".join(e.size(d) for d in self.dims)
-        code = index_code(self.index, self.dims, e)
-        target = f"{e.out}[{code}]"
-        return [f"{e.out} = np.zeros(({dims},), dtype=np.{self.dtype})", f"{target} = {e.arg(0)}"]
+        lines = [f"{e.out} = np.zeros(({dims},), dtype=np.{self.dtype})"]
+        target, pad, k = [], "", 0
+        for axis, n in enumerate(self.dims):
+            entry = self.index[axis] if axis < len(self.index) else ("s", None, None, 1)
+            if entry[0] == "i":
+                target.append(e.size(_resolve(entry[1], n)))
+                continue
+            lines.append(f"{pad}for p{k} in range({e.size(g.shape[k])}):")
+            pad += "    "
+            start, step = _slice_start(entry, n), entry[3]
+            target.append(f"{e.size(start)} + p{k}" if step == 1 else f"{e.size(start)} + p{k} * {step}")
+            k += 1
+        source = f"{e.arg(0)}[{', '.join(f'p{j}' for j in range(k))}]" if g.shape else e.arg(0)
+        lines.append(f"{pad}{e.out}[{', '.join(target)}] = {source}")
+        return lines
+
+
+def _slice_start(entry: tuple, n: sp.Expr) -> sp.Expr:
+    """The first position a slice entry ``("s", start, stop, step)`` takes on an axis of size ``n``."""
+    start, stop, step = entry[1:]
+    if is_static(n):
+        return sp.Integer(slice(start, stop, step).indices(int(n))[0])
+    if start is None:
+        return sp.S.Zero if step > 0 else n - 1
+    return _resolve(start, n)
 
 
 def index_text(index: tuple) -> str:

@@ -11,6 +11,7 @@ the call, so calls from several threads give the results of sequential calls.
 from __future__ import annotations
 
 import threading
+import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, replace as dc_replace
 from typing import Mapping, Sequence
@@ -172,7 +173,13 @@ class Function:
         them with ``prange`` (compiled on first use: it costs seconds of compile time)."""
         if self._parallel is None or not self._parallel[0](*arrays):
             return self._kernel
-        compile_once(self._parallel[1], self._signature)
+        try:
+            compile_once(self._parallel[1], self._signature)
+        except Exception as error:  # noqa: BLE001 - Numba's parallel passes failing on a kernel
+            warnings.warn(f"symdiff: the parallel variant of this kernel did not compile ({type(error).__name__}); "
+                          "it runs serially", RuntimeWarning, stacklevel=3)
+            self._parallel = None
+            return self._kernel
         return self._parallel[1]
 
     def loop(self, n_steps: int, *inputs, batch_size: int | None = None, progress: bool = False):
