@@ -25,6 +25,7 @@ from ..graph.sizes import Dim
 from ..graph.types import FLOAT_DTYPES, fmt_shape, fmt_static
 from ..graph.walk import postorder
 from ..ops import elementwise as ew
+from ..ops import identity as ident
 from ..ops import indexing as ix
 from ..ops import linalg as la
 from ..ops import reductions as rd
@@ -196,6 +197,7 @@ _TENSOR_VJPS = {
     rd.LogSoftmax: _log_softmax_vjp,
     ix.AdvancedIndex: _advanced_vjp,
     ix.IndexAdd: _index_add_vjp,
+    ident.Diag: lambda node, g, out, xs: [np.where(np.eye(np.shape(out)[-1], dtype=bool), g, 0)],
 }
 
 VJPS: dict = {**_ELEMENTWISE_VJPS, **_TENSOR_VJPS}

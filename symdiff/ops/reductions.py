@@ -28,10 +28,12 @@ def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
 
 
 def keep_dims(g: Node, axes: tuple, keepdims: bool, shape: tuple) -> Node:
-    """``g``, the result of reducing ``axes`` of a ``shape`` tensor, with those axes as size 1."""
+    """``g``, the result of reducing ``axes`` of a ``shape`` tensor, with those axes as size 1
+    (leading batch axes of ``g``, beyond the reduced shape, are kept in front)."""
     if keepdims or not axes or not g.ndim:
         return g
-    return reshape_node(g, reduced_shape(shape, axes, keepdims=True))
+    nb = g.ndim - len(reduced_shape(shape, axes, keepdims=False))
+    return reshape_node(g, tuple(g.shape[:nb]) + reduced_shape(shape, axes, keepdims=True))
 
 
 class _AxisOp(TensorOp):
@@ -200,7 +202,8 @@ class Softmax(TensorOp):
         return TensorType(float_result(dtype), self.x.shape, weak), ()
 
     def vjp(self, g):
-        inner = Reduce((b.mul(g, self),), kind="sum", axes=(self.axis,), keepdims=True)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        inner = Reduce((b.mul(g, self),), kind="sum", axes=(nb + self.axis,), keepdims=True)
         return [b.mul(self, b.sub(g, inner))]
 
     def _sympystr(self, printer):
@@ -219,7 +222,8 @@ class LogSoftmax(Softmax):
     fname = "log_softmax"
 
     def vjp(self, g):
-        total = Reduce((g,), kind="sum", axes=(self.axis,), keepdims=True)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        total = Reduce((g,), kind="sum", axes=(nb + self.axis,), keepdims=True)
         return [b.sub(g, b.mul(Softmax((self.x,), axis=self.axis), total))]
 
 
