@@ -13,6 +13,7 @@ pattern                                        folded to
 ``diag(v) + diag(u)``, ``-diag(v)``            ``diag(v + u)``, ``diag(-v)``
 ``diag(v) @ M``, ``M @ diag(v)``               ``v[:, None]*M``, ``M*v``
 ``diag(v).T``, ``eye(n).T``                    ``diag(v)``, ``eye(n)``
+``where(c, diag(v), 0)``, ``diag(v).astype(t)``  ``diag(where(c, v, 0))``, ``diag(v.astype(t))``
 ``sum(diag(v), axis=0 or 1)``                  ``v``
 ``v * (eye(n) - M)``                           ``diag(v) - v*M``
 ``(c*A) @ B``, ``(A/c) @ B``, ``(-A) @ B``     ``c*(A @ B)``, ``(A @ B)/c``, ``-(A @ B)``
@@ -183,6 +184,27 @@ def _neg(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
     return b.neg(x)
 
 
+def _where(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
+    c, x, y = inputs
+    for d, other, first in ((x, y, True), (y, x, False)):
+        n = _square(d)
+        if n is None or b.value_of(other) != 0:
+            continue
+        mask = _as_diagonal(c, n, facts)
+        if mask is not None:
+            values = _diag_values(d)
+            zero = b.zero(values)
+            return _diag(b.where(mask, values, zero) if first else b.where(mask, zero, values), n)
+    return None
+
+
+def _cast(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
+    (x,) = inputs
+    if isinstance(x, Diag):
+        return _diag(b.cast(x.v, node.to), x.n)
+    return None
+
+
 def _transpose(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
     (x,) = inputs
     return x if _square(x) is not None else None
@@ -241,6 +263,8 @@ _RULES = {
     ew.Add: _add,
     ew.Sub: _sub,
     ew.Neg: _neg,
+    ew.Where: _where,
+    ew.Cast: _cast,
     Transpose: _transpose,
     Reduce: _reduce,
 }
