@@ -15,6 +15,7 @@ pattern                                        folded to
 ``diag(v).T``, ``eye(n).T``                    ``diag(v)``, ``eye(n)``
 ``where(c, diag(v), 0)``, ``diag(v).astype(t)``  ``diag(where(c, v, 0))``, ``diag(v.astype(t))``
 ``sum(diag(v), axis=0 or 1)``                  ``v``
+``sum(A*u, axis=-1)``  (``u`` a vector)         ``A @ u``
 ``v * (eye(n) - M)``                           ``diag(v) - v*M``
 ``(c*A) @ B``, ``(A/c) @ B``, ``(-A) @ B``     ``c*(A @ B)``, ``(A @ B)/c``, ``-(A @ B)``
 =============================================  =====================================
@@ -212,12 +213,33 @@ def _transpose(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
 
 def _reduce(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
     (x,) = inputs
-    if node.kind != "sum" or _square(x) is None or len(node.axes) != 1:
+    if node.kind != "sum" or len(node.axes) != 1:
         return None
-    values = _diag_values(x)
-    if values.ndim == 0:
+    if _square(x) is not None:
+        values = _diag_values(x)
+        if values.ndim == 0:
+            return None
+        return reshape_node(values, node.shape) if node.keepdims else values
+    if x.ndim >= 2 and node.axes == (x.ndim - 1,) and not node.keepdims:
+        return _row_products(x, facts)
+    return None
+
+
+def _row_products(x: Node, facts: SizeFacts) -> Node | None:
+    """``A @ u`` for ``sum(A*u, axis=-1)``, with ``A`` the one full-shape factor of the
+    product ``x`` and ``u`` the product of its vector (or 0-d) factors; ``None`` if
+    ``x`` is not such a product."""
+    if isinstance(x, ew.Div) and x.inputs[1].ndim == 0:
+        inner = _row_products(x.inputs[0], facts)
+        return None if inner is None else b.div(inner, x.inputs[1])
+    factors = _factors(x)
+    full = [f for f in factors if f.ndim == x.ndim and facts.same_shape(f.shape, x.shape)]
+    rest = [f for f in factors if f.ndim <= 1]
+    if len(full) != 1 or len(full) + len(rest) != len(factors) or not any(f.ndim == 1 for f in rest):
         return None
-    return reshape_node(values, node.shape) if node.keepdims else values
+    if any(f.ndim == 1 and not facts.same(f.shape[0], x.shape[-1]) for f in rest):
+        return None
+    return MatMul((full[0], _product(rest)))
 
 
 def _scalar_factor(x: Node):
