@@ -491,3 +491,42 @@ def test_float32_hessian_stays_float32():
     assert got.dtype == np.float32
     t = np.tanh(v.astype(float))
     np.testing.assert_allclose(got, np.diag(2 * (1 - t * t) * (1 - 3 * t * t)), rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- check_grad and explain
+
+
+def test_check_grad_checks_a_hessian_against_finite_differences_of_the_gradient():
+    X, y, w, loss = _logistic(textbook=True)
+    Xv, yv, wv = _logistic_data(n=25, p=4, seed=12)
+    report = sd.check_grad(sd.grad(loss, w), w, {X: Xv, y: yv, w: wv})
+    assert report.ok, str(report)
+    check = report["w"]
+    assert check.shape == (4, 4) and check.rows == 4
+    s = 1 / (1 + np.exp(-Xv @ wv))
+    np.testing.assert_allclose(check.grad, Xv.T @ (Xv * (s * (1 - s))[:, None]) / 25, rtol=1e-12)
+    np.testing.assert_allclose(check.fd, check.grad, rtol=1e-6, atol=1e-9)
+    sampled = sd.check_grad(sd.softmax(X @ w), [w, X], {X: Xv, w: wv}, sample=7, seed=2)
+    assert sampled.ok and len(sampled["X"].sampled) == 7 and len(sampled["X"].sampled_rows) == 7
+    assert "reverse mode on a random sample of 7 of 25 rows" in str(sampled)
+
+
+def test_check_grad_flags_a_wrong_second_derivative(monkeypatch):
+    from symdiff.ops import build as b
+    from symdiff.ops import elementwise as ew
+
+    x = sd.vector("x")
+    gradient = sd.grad(sd.sum(sd.sigmoid(x) * x), x)  # built with the right rule
+    monkeypatch.setattr(ew.Sigmoid, "vjp", lambda self, g: [b.mul(g, self)])  # now wrong: s instead of s*(1 - s)
+    report = sd.check_grad(gradient, x, {x: np.array([0.3, -0.8, 1.5])})
+    assert not report.ok
+    assert report["x"].suspect == "grad"
+
+
+def test_explain_shows_the_sweep_of_a_hessian():
+    X, y, w, loss = _logistic()
+    text = str(sd.explain(sd.grad(loss, w).named("g"), w))
+    assert "this is the sweep of its Jacobian, seeded with the identity" in text
+    assert "g_g = d g/d g = eye(X.shape[1])" in text
+    assert "g_w = g5 @ X = ((X.T*t1*(1 - t1)) @ X)/N" in text
+    assert "the Jacobian d g/d w" in text

@@ -17,6 +17,8 @@ pattern                                        folded to
 ``sum(diag(v), axis=0 or 1)``                  ``v``
 ``sum(A*u, axis=-1)``  (``u`` a vector)         ``A @ u``
 ``v * (eye(n) - M)``                           ``diag(v) - v*M``
+``(diag(v) - M) @ C``                          ``v[:, None]*C - M @ C``
+``(u[:, None]*v) @ C``                         ``u[:, None]*(v @ C)``
 ``(c*A) @ B``, ``(A/c) @ B``, ``(-A) @ B``     ``c*(A @ B)``, ``(A @ B)/c``, ``-(A @ B)``
 =============================================  =====================================
 
@@ -268,6 +270,13 @@ def _matmul(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
         return b.mul(reshape_node(v, v.shape + (sp.S.One,)), c)
     if isinstance(c, Diag) and a.ndim >= 1:
         return b.mul(a, c.v)
+    if isinstance(a, (ew.Add, ew.Sub)) and any(_square(t) is not None for t in a.inputs):
+        combine = b.add if isinstance(a, ew.Add) else b.sub  # (diag(v) - M) @ C = v[:, None]*C - M @ C
+        return combine(_matmul(None, (a.inputs[0], c), facts), _matmul(None, (a.inputs[1], c), facts))
+    outer = _outer_factors(a)
+    if outer is not None and c.ndim == 2:  # (u[:, None]*v) @ C = u[:, None]*(v @ C): no n-by-n matrix
+        column, row = outer
+        return b.mul(column, MatMul((row, c)))
     for k, x in enumerate((a, c)):
         factor = _scalar_factor(x)
         if factor is not None:
@@ -276,6 +285,18 @@ def _matmul(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
             inner_product = _matmul(None, pair, facts)
             return rebuild(inner_product)
     return MatMul((a, c))
+
+
+def _outer_factors(a: Node):
+    """``(column, row)`` with ``a == column*row`` for a column ``(n, 1)`` and a row
+    vector ``(n,)`` (an outer product), else ``None``."""
+    if not isinstance(a, ew.Mul) or a.ndim != 2:
+        return None
+    x, y = a.inputs
+    for col, row in ((x, y), (y, x)):
+        if col.ndim == 2 and col.shape[1] == 1 and row.ndim == 1:
+            return col, row
+    return None
 
 
 _RULES = {
