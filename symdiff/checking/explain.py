@@ -27,7 +27,7 @@ import sympy as sp
 from ..grad import _cost_node, local_vjps, reverse_accumulate
 from ..graph.node import Leaf, Node, Variable
 from ..graph.sizes import SizeFacts
-from ..graph.types import TensorType
+from ..graph.types import FLOAT_DTYPES, TensorType
 from ..graph.walk import postorder
 from ..ops import build as b
 from ..printing import LatexFormulaPrinter, TextPrinter, formula
@@ -215,6 +215,8 @@ def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
     if not isinstance(cost, Tensor):
         raise TypeError(f"explain: the cost must be a symbolic tensor, got {type(cost).__name__}")
     cost_node = _cost_node(cost, "explain") if not cost.ndim else cost.node
+    if cost_node.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"explain: the expression must be a float, got dtype {cost_node.dtype}")
     targets = [t for t in ([wrt] if isinstance(wrt, Tensor) else wrt)]
     for k, t in enumerate(targets):
         if not isinstance(t, Tensor):
