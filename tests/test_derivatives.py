@@ -342,6 +342,7 @@ def test_hessian_with_respect_to_a_matrix_and_a_list_of_blocks():
     Xv, Wv, bv = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     blocks = sd.hessian(cost, [W, b])
     assert [[blk.ndim for blk in row] for row in blocks] == [[4, 3], [3, 2]]
+    assert sd.pprint(blocks[1][1]).startswith("diag(sum(")  # the bias block: a diagonal, summed over rows
     f = sd.function([X, W, b], [blk for row in blocks for blk in row])
     got = f(Xv, Wv, bv)
     grad = sd.function([X, W, b], sd.grad(cost, [W, b]))

@@ -16,6 +16,7 @@ pattern                                        folded to
 ``where(c, diag(v), 0)``, ``diag(v).astype(t)``  ``diag(where(c, v, 0))``, ``diag(v.astype(t))``
 ``sum(diag(v), axis=0 or 1)``                  ``v``
 ``sum(A*u, axis=-1)``  (``u`` a vector)         ``A @ u``
+``sum(eye(n)[:, None]*P, axis=1)``             ``diag(sum(P, axis=0))``
 ``v * (eye(n) - M)``                           ``diag(v) - v*M``
 ``(diag(v) - M) @ C``                          ``v[:, None]*C - M @ C``
 ``(u[:, None]*v) @ C``                         ``u[:, None]*(v @ C)``
@@ -42,7 +43,7 @@ from ..ops import elementwise as ew
 from ..ops.identity import Diag, Eye
 from ..ops.linalg import MatMul
 from ..ops.reductions import Reduce
-from ..ops.shape import Transpose, reshape_node
+from ..ops.shape import Reshape, Transpose, reshape_node
 
 
 def fold_identity(roots: list, facts: SizeFacts) -> list:
@@ -224,7 +225,27 @@ def _reduce(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
         return reshape_node(values, node.shape) if node.keepdims else values
     if x.ndim >= 2 and node.axes == (x.ndim - 1,) and not node.keepdims:
         return _row_products(x, facts)
+    if x.ndim == 3 and node.axes == (1,) and not node.keepdims:
+        return _summed_diagonal(x, facts)
     return None
+
+
+def _summed_diagonal(x: Node, facts: SizeFacts) -> Node | None:
+    """``diag(sum(P, axis=0))`` for ``sum(eye(n)[:, None]*P, axis=1)`` with ``P`` of
+    shape ``(m, n)`` (the Hessian block of a bias broadcast over ``m`` rows)."""
+    factors = _factors(x)
+    seeds = [f for f in factors if isinstance(f, Reshape) and isinstance(f.inputs[0], Eye) and f.ndim == 3
+             and facts.same(f.shape[1], 1)]
+    if len(seeds) != 1:
+        return None
+    n = seeds[0].inputs[0].n
+    rest = [f for f in factors if f is not seeds[0]]
+    if not rest or any(f.ndim == 3 and not facts.same(f.shape[0], 1) for f in rest):
+        return None
+    p = _product([reshape_node(f, f.shape[1:]) if f.ndim == 3 else f for f in rest])
+    if p.ndim != 2 or not facts.same(p.shape[1], n):
+        return None
+    return _diag(Reduce((p,), kind="sum", axes=(0,), keepdims=False), n)
 
 
 def _row_products(x: Node, facts: SizeFacts) -> Node | None:
