@@ -531,3 +531,24 @@ def test_explain_shows_the_sweep_of_a_hessian():
     assert "g_g = d g/d g = eye(X.shape[1])" in text
     assert "g_w = g5 @ X = ((X.T*t1*(1 - t1)) @ X)/N" in text
     assert "the Jacobian d g/d w" in text
+
+
+def test_matrix_vector_products_sharing_a_matrix_are_paired():
+    """A compiled hvp reads X once for X @ w and X @ v (rewrites/matvec.py); values unchanged,
+    for any layout of X, and a product that needs the other is not paired with it."""
+    X, y, w, loss = _logistic()
+    v = sd.vector("v")
+    f = sd.function([X, y, w, v], sd.hvp(loss, w, v))
+    assert f.source.count("matvec_pair(") == 1
+    Xv, yv, wv = _logistic_data()
+    vv = np.random.default_rng(13).standard_normal(wv.shape)
+    H = sd.function([X, y, w], sd.hessian(loss, w))(Xv, yv, wv)
+    for layout in (Xv, np.asfortranarray(Xv), Xv[:, ::-1][:, ::-1]):
+        np.testing.assert_allclose(f(layout, yv, wv, vv), H @ vv, rtol=1e-12, atol=1e-15)
+    A, u = sd.matrix("A"), sd.vector("u")
+    g = sd.function([A, u, v], [A @ (A @ u), A @ u, A @ v])
+    Av = np.random.default_rng(14).standard_normal((5, 5))
+    uv, vv = Av[0], Av[1]
+    for got, want in zip(g(Av, uv, vv), [Av @ (Av @ uv), Av @ uv, Av @ vv]):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert g.source.count("matvec_pair(") == 1

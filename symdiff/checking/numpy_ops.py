@@ -150,6 +150,7 @@ FORWARD = {
     sh.Concatenate: lambda n, *parts: np.concatenate(parts, axis=n.axis),
     sh.AxisSlice: lambda n, g, start, length: np.take(g, np.arange(start, start + length), axis=n.axis),
     la.MatMul: lambda n, a, b: np.matmul(a, b),
+    la.MatVecPair: lambda n, a, u, v: np.stack([np.matmul(a, u), np.matmul(a, v)]),
     rd.Reduce: lambda n, x: {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}[n.kind](
         x, axis=n.axes, keepdims=n.keepdims),
     rd.ProdOthers: lambda n, x: prod_others(x, n.axes),

@@ -124,6 +124,32 @@ class MatMul(TensorOp):
         return lines
 
 
+class MatVecPair(TensorOp):
+    """``stack([a @ u, a @ v])`` for a matrix ``a`` and vectors ``u``, ``v``: two
+    matrix-vector products in one pass over ``a``.  Only compiled kernels build it
+    (:mod:`symdiff.rewrites.matvec`), after all differentiation."""
+
+    differentiable = False
+
+    def infer_type(self):
+        a, u, v = self.inputs
+        return TensorType(a.dtype, (sp.Integer(2), a.shape[0]), False), ()
+
+    def vjp(self, g):
+        raise TypeError("matvec_pair exists only inside compiled kernels, after differentiation")
+
+    def _sympystr(self, printer):
+        a, u, v = (printer._print(x) for x in self.inputs)
+        return f"stack([{a} @ {u}, {a} @ {v}])"
+
+    def _latex(self, printer):
+        a, u, v = (printer._print(x) for x in self.inputs)
+        return rf"\left[{a} {u},\ {a} {v}\right]"
+
+    def lower(self, e):
+        return [f"{e.out} = matvec_pair({e.arg(0)}, {e.arg(1)}, {e.arg(2)})"]
+
+
 def matmul_node(a: Node, c: Node) -> Node:
     return MatMul((a, c))
 
@@ -151,4 +177,4 @@ def outer(a, b, name: str | None = None) -> Tensor:
     return named(Tensor(ew.Mul((reshape_node(x, (x.shape[0], sp.S.One)), y))), name)
 
 
-LINALG_OPS = (MatMul,)
+LINALG_OPS = (MatMul, MatVecPair)

@@ -26,6 +26,7 @@ from ..graph.types import fmt_shape, fmt_static
 from ..graph.walk import postorder, rebuild
 from ..printing import brief
 from ..rewrites.canonical import canonical
+from ..rewrites.matvec import pair_matvecs
 from ..rewrites.stabilize import stabilize
 from ..tensor import SharedVariable, Tensor, _shared_lock, as_node, as_tensor
 from .cache import load_kernel_module
@@ -59,7 +60,7 @@ class Function:
         roots = outs + [v for _, v in pairs]
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
-        roots = canonical(stabilize(roots))
+        roots = pair_matvecs(canonical(stabilize(roots)))
         out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
         update_pairs = [(s.node, v) for s, v in zip(self.shared, update_nodes)]
