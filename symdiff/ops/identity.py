@@ -73,7 +73,7 @@ class Diag(Elementwise):
     def _sympystr(self, printer):
         if self.v.ndim:
             return f"diag({printer._print(self.v)})"
-        return f"{printer.parenthesize(self.v, PRECEDENCE['Mul'])}*eye({printer._print(self.n)})"
+        return f"{printer.parenthesize(self.v, PRECEDENCE['Mul'], strict=True)}*eye({printer._print(self.n)})"
 
     def _latex(self, printer):
         if self.v.ndim:

@@ -43,7 +43,7 @@ from ..ops import elementwise as ew
 from ..ops.identity import Diag, Eye
 from ..ops.linalg import MatMul
 from ..ops.reductions import Reduce
-from ..ops.shape import Reshape, Transpose, reshape_node
+from ..ops.shape import Reshape, Transpose, expand, reshape_node
 
 
 def fold_identity(roots: list, facts: SizeFacts) -> list:
@@ -89,11 +89,14 @@ def _as_diagonal(u: Node, n: sp.Expr, facts: SizeFacts) -> Node | None:
     if u.ndim == 2 and any(facts.same(d, 1) for d in u.shape):
         long = [d for d in u.shape if not facts.same(d, 1)]
         if len(long) == 1 and facts.same(long[0], n) or not long:
-            return reshape_node(u, (long[0] if long else sp.S.One,))
+            return reshape_node(u, (long[0],) if long else ())
     return None
 
 
-def _diag(v: Node, n: sp.Expr) -> Node:
+def _diag(v: Node, n: sp.Expr, dtype: str | None = None) -> Node:
+    """``diag(v)``; with ``dtype``, ``v`` (a weak number, say) first takes that dtype."""
+    if dtype is not None and (v.dtype != dtype or v.type.weak):
+        v = expand(v, v.shape, dtype)
     return Diag((v,), n=n)
 
 
@@ -118,7 +121,7 @@ def _mul(node: Node, inputs: tuple, facts: SizeFacts) -> Node | None:
             product = b.mul(values, other)
             if product.ndim == 0 and isinstance(d, Eye) and isinstance(u, Eye):
                 return d
-            return _diag(product, n)
+            return _diag(product, n, node.dtype)
     for v, rest in ((x, y), (y, x)):  # v * (eye - M) is diag(v) - v*M
         if isinstance(rest, ew.Sub) and isinstance(rest.inputs[0], Eye) and _as_diagonal(v, rest.inputs[0].n, facts) is not None:
             n = rest.inputs[0].n
