@@ -11,6 +11,7 @@ from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, stack, t
 from .grad import grad
 from .derivatives import hessian, hvp, jacobian
 from .printing import debugprint, latex, pprint
+from .graphviz import dot, draw
 from .runtime.function import Function, config, function
 from .runtime.cache import cache_dir, clear_cache
 from .codegen.emit import LoweringError

@@ -65,7 +65,7 @@ def jacobian_nodes(expr: Node, targets: list, disconnected: str = "raise", who: 
             results.append(expand(g, g.shape, t.dtype))
         else:
             results.append(expand(g, full, t.dtype))
-    return simplify_gradients(fold_identity(results, facts))
+    return simplify_gradients(fold_identity(results, facts), context=(expr,))
 
 
 def _check_disconnected(disconnected: str) -> None:

@@ -95,7 +95,7 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
             results.append(expand(g, g.shape, t.dtype))  # equal sizes by the graph's own constraints
         else:
             results.append(expand(g, t.shape, t.dtype))
-    return simplify_gradients(results) if simplify else results
+    return simplify_gradients(results, context=(cost,)) if simplify else results
 
 
 def _describe(node: Node) -> str:
@@ -126,7 +126,7 @@ def reverse_accumulate(cost: Node, targets: Sequence[Node], on_step: Callable | 
     for node in order:
         if id(node) in wanted or (node.differentiable and any(id(c) in reaches for c in node.inputs)):
             reaches.add(id(node))
-    contributions: dict = {id(cost): [b.one() if seed is None else seed]}
+    contributions: dict = {id(cost): [b.one(cost) if seed is None else seed]}
     adjoints = {}
     for node in reversed(order):
         parts = contributions.pop(id(node), None)
@@ -178,7 +178,11 @@ def local_vjps(node: Node, g: Node, reaches: set, facts: SizeFacts, nb: int = 0)
     for operand, w, contribution in zip(node.inputs, wanted, node.vjp(g)):
         if not w or contribution is None:
             continue
-        out.append((operand, sum_to(contribution, parent or operand.shape, operand.shape, nb)))
+        # a tensor op's contribution has its operand's shape, a smaller one that broadcasts
+        # to it, or a bigger one the operand was broadcast to (a batched matmul's operand);
+        # in a batched sweep, after the nb batch axes
+        shape = parent or (contribution.shape[nb:] if contribution.ndim - nb > operand.ndim else operand.shape)
+        out.append((operand, sum_to(contribution, shape, operand.shape, nb)))
     return out
 
 

@@ -104,17 +104,24 @@ class Formula:
     main: Node
     definitions: list
     names: dict
+    others: tuple = ()  # further roots printed with the main one, as a list
 
     def text(self) -> str:
-        out = TextPrinter(self.names, self.main).doprint(self.main)
+        out = self._main(TextPrinter, ", ")
         if self.definitions:
             width = max(len(n) for n, _ in self.definitions)
             lines = [f"  {n.ljust(width)} = {TextPrinter(self.names, d).doprint(d)}" for n, d in self.definitions]
             out += "\nwhere\n" + "\n".join(lines)
         return out
 
+    def _main(self, printer, sep: str) -> str:
+        if not self.others:
+            return printer(self.names, self.main).doprint(self.main)
+        items = [printer(self.names, r).doprint(r) for r in (self.main, *self.others)]
+        return "[" + sep.join(items) + "]" if printer is TextPrinter else r"\left[" + sep.join(items) + r"\right]"
+
     def latex(self) -> str:
-        main = LatexFormulaPrinter(self.names, self.main).doprint(self.main)
+        main = self._main(LatexFormulaPrinter, r",\ ")
         if not self.definitions:
             return main
         rows = r" \\ ".join(
@@ -137,11 +144,14 @@ def _is_trivial(node: Node) -> bool:
         return _is_trivial(node.inputs[0])
     if isinstance(node, ew.Mul) and isinstance(node.inputs[0], Constant) and isinstance(node.inputs[1], Leaf):
         return True
+    if isinstance(node, ew.Compare):  # x > 0: shorter than a name of its own
+        return all(_is_trivial(c) for c in node.inputs)
     return False
 
 
 def formula(root: Node, extra_roots: tuple = ()) -> Formula:
-    """Split the graph of ``root`` into a main formula and named definitions (see module doc)."""
+    """Split the graph of ``root`` (and ``extra_roots``, printed alongside) into a main
+    formula and named definitions (see module doc)."""
     roots = merge_equal([root, *extra_roots])
     root = roots[0]
     visible = postorder(roots)
@@ -149,6 +159,8 @@ def formula(root: Node, extra_roots: tuple = ()) -> Formula:
     for node in visible:
         for c in node.inputs:
             uses[id(c)] = uses.get(id(c), 0) + 1
+        for k in getattr(node, "repeated_inputs", ()):  # an operand its formula shows twice
+            uses[id(node.inputs[k])] += 1
     names: dict = {}
     taken = {n.name for n in visible if isinstance(n, Variable)}
     counts: dict = {}
@@ -165,9 +177,10 @@ def formula(root: Node, extra_roots: tuple = ()) -> Formula:
                 taken.add(name)
                 return name
 
+    root_ids = {id(r) for r in roots}
     for node in visible:
         name = None
-        if node is root:
+        if id(node) in root_ids:
             pass
         elif isinstance(node, Size) and node.count:
             if node.size not in counts:
@@ -187,7 +200,7 @@ def formula(root: Node, extra_roots: tuple = ()) -> Formula:
             height[id(node)] = 0
         else:
             height_of(node, height, names)
-    return Formula(root, definitions, names)
+    return Formula(root, definitions, names, tuple(roots[1:]))
 
 
 def height_of(node: Node, height: dict, names: dict) -> int:
@@ -203,23 +216,36 @@ def _node(x) -> Node:
     return x if isinstance(x, Node) else as_node(x)
 
 
-def pprint(x: "Tensor | Node") -> str:
+def _formula_of(x) -> Formula:
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise ValueError("nothing to print: an empty list")
+        nodes = [_node(t) for t in x]
+        f = formula(nodes[0], tuple(nodes[1:]))
+        return f
+    return formula(_node(x))
+
+
+def pprint(x: "Tensor | Node | list") -> str:
     """The formula of ``x`` as text, in the user's names, with a ``where`` list.
+
+    A list of tensors prints as one list with one shared ``where`` list, so
+    the gradients of many parameters print in size linear in the graph.
 
     >>> yp, y = sd.vector("yp"), sd.vector("y")
     >>> print(sd.pprint(sd.grad(0.5 * sd.sum((yp - y) ** 2), yp)))
     yp - y
     """
-    return formula(_node(x)).text()
+    return _formula_of(x).text()
 
 
-def latex(x: "Tensor | Node") -> str:
+def latex(x: "Tensor | Node | list") -> str:
     """The formula of ``x`` as LaTeX (definitions follow as an aligned ``where`` block).
 
-    >>> sd.latex(sd.sigmoid(sd.vector("z")) ** 2)
-    '\\\\sigma\\\\left(z\\\\right)^{2}'
+    >>> print(sd.latex(sd.sigmoid(sd.vector("z")) ** 2))
+    \\sigma\\left(z\\right)^{2}
     """
-    return formula(_node(x)).latex()
+    return _formula_of(x).latex()
 
 
 def brief(node: Node, depth: int = 3, width: int = 80) -> str:

@@ -76,7 +76,7 @@ _ELEMENTWISE_VJPS = {
     ew.Log1p: elementwise(lambda out, x: 1 / (1 + x)),
     ew.Log2: elementwise(lambda out, x: 1 / (x * np.log(2))),
     ew.Log10: elementwise(lambda out, x: 1 / (x * np.log(10))),
-    ew.Sqrt: elementwise(lambda out, x: np.where(x > 0, 0.5 / np.where(x > 0, out, 1), 0)),
+    ew.Sqrt: elementwise(lambda out, x: np.where(x == 0, 0, 0.5 / np.where(x == 0, 1, out))),
     ew.Abs: elementwise(lambda out, x: np.sign(x)),
     ew.Sign: elementwise(_zero), ew.Floor: elementwise(_zero), ew.Ceil: elementwise(_zero), ew.Step: elementwise(_zero),
     ew.Sin: elementwise(lambda out, x: np.cos(x)),
@@ -155,6 +155,15 @@ def _log_softmax_vjp(node, g, out, xs):
     return [g - np.exp(out) * np.sum(g, axis=node.axis, keepdims=True)]
 
 
+def _softmax_minus_vjp(node, g, out, xs):
+    x, t = (np.asarray(v) for v in xs)
+    s = npo.softmax(x, node.axis)
+    gs = np.sum(g * s, axis=node.axis, keepdims=True)
+    if not node.total:
+        return [s * (g - gs), -g]
+    return [s * (g - gs) * np.sum(t, axis=node.axis, keepdims=True), gs - g]
+
+
 def _index_vjp(node, g, out, xs):
     return [npo.scatter(g, npo._python_index(node.index), np.shape(xs[0]))]
 
@@ -195,6 +204,7 @@ _TENSOR_VJPS = {
     rd.LogSumExp: lambda node, g, out, xs: [_kept(node, g) * np.exp(xs[0] - _kept(node, out))],
     rd.Softmax: _softmax_vjp,
     rd.LogSoftmax: _log_softmax_vjp,
+    rd.SoftmaxMinus: _softmax_minus_vjp,
     ix.AdvancedIndex: _advanced_vjp,
     ix.IndexAdd: _index_add_vjp,
     ident.Diag: lambda node, g, out, xs: [np.where(np.eye(np.shape(out)[-1], dtype=bool), g, 0)],

@@ -60,6 +60,12 @@ def log_softmax(x, axis=-1):
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
+def softmax_minus(x, t, axis=-1, total=True):
+    """softmax(x)*sum(t) - t along ``axis`` (``total``), else softmax(x) - t, as written."""
+    s = softmax(x, axis)
+    return s * np.sum(t, axis=axis, keepdims=True) - t if total else s - t
+
+
 def prod_others(x, axis=None):
     """For each entry, the product of the other entries along ``axis`` (no division)."""
     x = np.asarray(x)
@@ -158,6 +164,7 @@ FORWARD = {
     rd.LogSumExp: lambda n, x: logsumexp(x, axis=n.axes, keepdims=n.keepdims),
     rd.Softmax: lambda n, x: softmax(x, n.axis),
     rd.LogSoftmax: lambda n, x: log_softmax(x, n.axis),
+    rd.SoftmaxMinus: lambda n, x, t: softmax_minus(x, t, n.axis, n.total),
     ix.AdvancedIndex: _advanced_index,
     ix.IndexAdd: lambda n, g, *rest: scatter_add(g, rest[: len(n.axes)], n.axes, _ints(rest[len(n.axes):])),
     ix.Arange: lambda n, size: np.arange(size),

@@ -34,6 +34,7 @@ from ..ops.reductions import Reduce
 
 MAX_INLINE_DEPTH = 24  # deeper inlined expressions are materialised (bounds the loop body's nesting)
 MAX_PARALLEL_NESTS = 4  # Numba's parallel passes cost ~0.4 s of compile time per nest
+MAX_NEST_MEMBERS = 16  # a loop nest computes at most this many values (bounds a function's size)
 
 
 @dataclass
@@ -109,14 +110,14 @@ def _broadcast_into(shape: tuple, space: tuple) -> bool:
     return any(d == 1 and n != 1 for d, n in zip(shape[len(shape) - len(space):], space))
 
 
-def _cost(node: Node, memo: dict) -> int:
-    """Rough cost of computing ``node`` inline (transcendental functions are dear)."""
-    if id(node) in memo:
-        return memo[id(node)]
-    own = 20 if isinstance(node, Function) or isinstance(node, Pow) and not isinstance(node.inputs[1], Constant) else 1
-    total = own + sum(_cost(c, memo) for c in node.inputs if is_inline(c))
-    memo[id(node)] = total
-    return total
+def _costs(order: list) -> dict:
+    """Rough cost of computing each node inline (transcendental functions are dear),
+    capped so that shared subexpressions of deep graphs cannot make it explode."""
+    cost: dict = {}
+    for node in order:
+        own = 20 if isinstance(node, Function) or isinstance(node, Pow) and not isinstance(node.inputs[1], Constant) else 1
+        cost[id(node)] = min(1000, own + sum(cost[id(c)] for c in node.inputs if is_inline(c)))
+    return cost
 
 
 def aliases(node: Node, memo: dict) -> frozenset:
@@ -154,7 +155,7 @@ class _Planner:
     # -- 1. materialise --------------------------------------------------------
     def materialise(self) -> list:
         roots = {id(r) for r in self.roots}
-        memo: dict = {}
+        cost = _costs(self.order)
         chosen: set = set()
         owners: dict = {}  # id(node) -> ids of the materialised nodes whose loops inline it
         for node in reversed(self.order):
@@ -171,10 +172,10 @@ class _Planner:
                 else:
                     loops |= owners.get(id(parent), {id(parent)})
             hoist = not node.shape and any(p.shape for p in self.consumers[id(node)])  # computed once, not per element
-            spread = _cost(node, memo) >= 4 and any(  # a dear value read along axes it does not have: store it once
+            spread = cost[id(node)] >= 4 and any(  # a dear value read along axes it does not have: store it once
                 _broadcast_into(node.shape, iteration_space(self.by_id[o]) or self.by_id[o].shape)
                 for o in loops if o is not None)
-            if None in loops or (len(loops) > 1 and _cost(node, memo) >= 4) or hoist or spread:
+            if None in loops or (len(loops) > 1 and cost[id(node)] >= 4) or hoist or spread:
                 chosen.add(id(node))
                 owners[id(node)] = {id(node)}
             else:
@@ -246,6 +247,7 @@ class _Planner:
         space = iteration_space(node)
         return (
             space is not None
+            and len(nest.members) < MAX_NEST_MEMBERS
             and self.facts.same_shape(space, nest.space)
             and not any(isinstance(m, Reduce) and id(m) in node_reads for m in nest.members)
         )
@@ -311,9 +313,16 @@ class _Planner:
         for r in self.reads_nodes(value):
             if var in self.alias_of(r) and r is not var:
                 return False
-        # other members of its nest, and everything after it, must not read the variable
-        for m in nest.members:
-            if m is not value and self._reads_alias(m, var):
+        # members of its nest computed before it may read the variable at the element being
+        # written (they read it before the write, in the same iteration); members after it,
+        # and everything after the nest, must not read the variable
+        members = nest.members
+        mine = members.index(value)
+        for m in members[:mine]:
+            if any(var in self.alias_of(r) and r is not var for r in self.reads_nodes(m)):
+                return False
+        for m in members[mine + 1:]:
+            if self._reads_alias(m, var):
                 return False
         later = [n for n in order[position[id(value)] + 1:] if nest_of.get(id(n)) is not nest]
         if any(self._reads_alias(n, var) for n in later):

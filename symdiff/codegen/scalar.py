@@ -23,13 +23,21 @@ FASTMATH = {"exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "sinh
 
 
 class SizePrinter(PythonCodePrinter):
-    """Python code for a size expression, given the argument names of variables."""
+    """Python code for a size expression: ``x.shape[0]`` given the argument names of
+    variables (``names``), or, given a ``dims`` dict, a name per run-time size
+    (``n0``, ``n1``, ... recorded in order of first use, for code that receives
+    sizes as arguments)."""
 
-    def __init__(self, names: dict):
+    def __init__(self, names: dict, dims: dict | None = None):
         super().__init__({"fully_qualified_modules": False})
         self.names = names  # id(Variable) -> argument name
+        self.dims = dims
 
     def _print_Dim(self, expr):
+        if self.dims is not None:
+            if expr not in self.dims:
+                self.dims[expr] = f"n{len(self.dims)}"
+            return self.dims[expr]
         return f"{self.names[id(expr.var)]}.shape[{expr.axis}]"
 
     def _print_Integer(self, expr):

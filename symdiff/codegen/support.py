@@ -8,23 +8,36 @@ from .blas import matmul
 
 
 @numba.njit(cache=True, nogil=True)
+def _max_and_rest(x, r):
+    """The largest entry ``m`` of row ``r`` (NaN if any), its column, and the sum of
+    ``exp(v - m)`` over the *other* entries (so ``log(sum(exp(row))) = m + log1p(rest)``
+    keeps the digits a plain ``log`` of ``1 + tiny`` would round away)."""
+    cols = x.shape[1]
+    m = x[r, 0]
+    at = 0
+    for c in range(1, cols):
+        v = x[r, c]
+        if v > m or v != v:
+            m = v
+            at = c
+            if v != v:
+                break
+    rest = 0.0
+    if np.isfinite(m):
+        for c in range(cols):
+            if c != at:
+                rest += np.exp(x[r, c] - m)
+    return m, rest
+
+
+@numba.njit(cache=True, nogil=True)
 def logsumexp_rows(x):
     """log(sum(exp(row))) of each row of a C-contiguous 2-D array, max-shifted for stability."""
-    rows, cols = x.shape
+    rows = x.shape[0]
     out = np.empty(rows, dtype=x.dtype)
     for r in range(rows):
-        m = x[r, 0]
-        for c in range(1, cols):
-            v = x[r, c]
-            if v > m or v != v:
-                m = v
-        if not np.isfinite(m):  # inf, -inf (all entries -inf) or nan
-            out[r] = m
-            continue
-        total = 0.0
-        for c in range(cols):
-            total += np.exp(x[r, c] - m)
-        out[r] = m + np.log(total)
+        m, rest = _max_and_rest(x, r)
+        out[r] = m + np.log1p(rest) if np.isfinite(m) else m  # inf, -inf (all -inf) or NaN stay
     return out
 
 
@@ -66,14 +79,63 @@ def softmax_rows(x):
 
 
 @numba.njit(cache=True, nogil=True)
+def softmax_minus_rows(x, t, total):
+    """``softmax(row)*sum(t_row) - t_row`` (``total``) or ``softmax(row) - t_row`` for
+    each row of C-contiguous 2-D arrays, without cancellation: with
+    ``e = exp(row - max(row))`` an entry is ``(e*others(t) - t*others(e))/sum(e)``
+    (``1 - t`` for ``others(t)`` when not ``total``), where ``others(v)[c]`` is the
+    sum of the row's entries other than ``c``: a sum of the small terms only
+    beside the row's largest entry, prefix plus suffix sums for ``t``."""
+    rows, cols = x.shape
+    out = np.empty_like(x)
+    rest_t = np.empty(cols, dtype=np.float64)
+    for r in range(rows):
+        m = x[r, 0]
+        top = 0
+        for c in range(1, cols):
+            v = x[r, c]
+            if v > m or v != v:
+                m = v
+                top = c
+        rest = 0.0
+        for c in range(cols):
+            e = np.exp(x[r, c] - m)
+            out[r, c] = e
+            if c != top:
+                rest += e
+        whole = out[r, top] + rest
+        if total:
+            acc = 0.0
+            for c in range(cols):
+                rest_t[c] = acc
+                acc += t[r, c]
+            acc = 0.0
+            for c in range(cols - 1, -1, -1):
+                rest_t[c] += acc
+                acc += t[r, c]
+        for c in range(cols):
+            e = out[r, c]
+            others_e = rest if c == top else whole - e
+            share = rest_t[c] if total else 1.0 - t[r, c]
+            out[r, c] = (e * share - t[r, c] * others_e) / whole
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def log_softmax_rows(x):
-    """row - logsumexp(row) for each row of a C-contiguous 2-D array."""
-    lse = logsumexp_rows(x)
+    """row - logsumexp(row) for each row of a C-contiguous 2-D array, as
+    ``(row - m) - log1p(rest)``: accurate to the last digit at saturation."""
     rows, cols = x.shape
     out = np.empty_like(x)
     for r in range(rows):
+        m, rest = _max_and_rest(x, r)
+        if not np.isfinite(m):
+            for c in range(cols):
+                out[r, c] = x[r, c] - m
+            continue
+        tail = np.log1p(rest)
         for c in range(cols):
-            out[r, c] = x[r, c] - lse[r]
+            out[r, c] = (x[r, c] - m) - tail
     return out
 
 

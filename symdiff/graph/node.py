@@ -95,8 +95,8 @@ class Node:
         return f"<{type(self).__name__} {brief(self)} {fmt_shape(self.shape)} {self.dtype}>"
 
     def __reduce__(self):
-        state = {k: getattr(self, k) for k in self.params}
-        return (_rebuild_node, (type(self), self.inputs, state, self.name))
+        # the graph below as a flat list (pickling nested nodes would recurse once per level)
+        return (_graph_from_code, (_graph_code(self),))
 
     # SymPy's printers call these through their ``printmethod``
     def _sympystr(self, printer) -> str:
@@ -107,8 +107,37 @@ class Node:
         return rf"\operatorname{{{type(self).__name__.lower()}}}\left({args}\right)"
 
 
-def _rebuild_node(cls, inputs, params, name):
-    node = cls(tuple(inputs), **params)
+def _graph_code(root: Node) -> list:
+    """``root``'s graph in postorder: leaves as themselves, ops as ``(class, input
+    positions, parameters, name)``."""
+    from .walk import postorder
+
+    position, code = {}, []
+    for node in postorder([root]):
+        position[id(node)] = len(code)
+        if isinstance(node, Leaf):
+            code.append(node)
+        else:
+            params = {k: getattr(node, k) for k in node.params}
+            code.append((type(node), tuple(position[id(c)] for c in node.inputs), params, node.name))
+    return code
+
+
+def _graph_from_code(code: list) -> Node:
+    nodes = []
+    for entry in code:
+        if isinstance(entry, Node):
+            nodes.append(entry)
+            continue
+        cls, inputs, params, name = entry
+        node = cls(tuple(nodes[k] for k in inputs), **params)
+        node.name = name
+        nodes.append(node)
+    return nodes[-1]
+
+
+def _rebuild_leaf(cls, params, name):
+    node = cls((), **params)
     node.name = name
     return node
 
@@ -118,6 +147,9 @@ class Leaf(Node):
 
     def rebuild(self, inputs: tuple) -> "Node":
         return self
+
+    def __reduce__(self):
+        return (_rebuild_leaf, (type(self), {k: getattr(self, k) for k in self.params}, self.name))
 
 
 class Storage:

@@ -18,12 +18,11 @@ from . import elementwise as ew
 
 
 def const(value, like: Node | None = None) -> Constant:
-    """A weak constant (it takes the dtype of what it meets)."""
+    """A weak constant (it takes the dtype of what it meets): an integer unless
+    ``value`` is not one or ``like`` is a float node."""
     value = exact(value)
-    dtype = "int64" if value.is_Integer else "float64"
-    if like is not None and like.dtype == "bool":
-        dtype = "int64" if value.is_Integer else "float64"
-    return Constant((), value=value, const_dtype=dtype, weak=True)
+    floating = not value.is_Integer or (like is not None and like.dtype in ("float32", "float64"))
+    return Constant((), value=value, const_dtype="float64" if floating else "int64", weak=True)
 
 
 def one(like: Node | None = None) -> Constant:
@@ -44,8 +43,14 @@ def _is(node: Node, number) -> bool:
     return v is not None and v == number
 
 
-def _fold(cls, *nodes):
-    """A constant for ``cls`` applied to constant nodes, or ``None``."""
+def _small(value) -> bool:
+    """Whether a folded coefficient stays a small rational (so folding cannot pile
+    up 4**k over a deep chain: past this, factors stay where the rules put them)."""
+    return value.is_Rational and abs(value.p) <= 1024 and value.q <= 1024
+
+
+def fold_constants(cls, *nodes):
+    """A constant for the arithmetic op ``cls`` applied to constant nodes, or ``None``."""
     values = [value_of(n) for n in nodes]
     if any(v is None for v in values):
         return None
@@ -78,7 +83,7 @@ def _keeps_type(kept: Node, *others: Node) -> bool:
 
 
 def add(x: Node, y: Node) -> Node:
-    folded = _fold(ew.Add, x, y)
+    folded = fold_constants(ew.Add, x, y)
     if folded is not None:
         return folded
     if _is(y, 0) and _keeps_type(x, y):
@@ -89,6 +94,12 @@ def add(x: Node, y: Node) -> Node:
         return sub(x, y.inputs[0])
     if isinstance(x, ew.Neg):
         return sub(y, x.inputs[0])
+    if x is y:
+        return mul(const(2, x), x)
+    for first, second in ((x, y), (y, x)):  # a + (-2)*b is a - 2*b
+        c, rest = _coefficient(second)
+        if c is not None and rest is not None and c.value.is_negative:
+            return sub(first, mul(neg(c), rest))
     if isinstance(x, ew.Div) and isinstance(y, ew.Div) and x.inputs[1] is y.inputs[1]:
         return div(add(x.inputs[0], y.inputs[0]), x.inputs[1])
     if isinstance(y, Constant) and not isinstance(x, Constant) and y.value.is_negative:
@@ -97,7 +108,7 @@ def add(x: Node, y: Node) -> Node:
 
 
 def sub(x: Node, y: Node) -> Node:
-    folded = _fold(ew.Sub, x, y)
+    folded = fold_constants(ew.Sub, x, y)
     if folded is not None:
         return folded
     if _is(y, 0) and _keeps_type(x, y):
@@ -135,7 +146,7 @@ def _coefficient(node: Node):
 def mul(x: Node, y: Node) -> Node:
     """``x*y``, with constant factors gathered in front and divisions moved outward
     (``(a/N)*b`` is ``(a*b)/N``), one level deep, so the cost stays bounded."""
-    folded = _fold(ew.Mul, x, y)
+    folded = fold_constants(ew.Mul, x, y)
     if folded is not None:
         return folded
     if _is(y, 1) and _keeps_type(x, y):
@@ -157,9 +168,9 @@ def mul(x: Node, y: Node) -> Node:
     cx, rx = _coefficient(x)
     cy, ry = _coefficient(y)
     if (cx is not None and rx is not None) or (cy is not None and ry is not None):
-        c = cx if cy is None else cy if cx is None else _fold(ew.Mul, cx, cy)
+        c = cx if cy is None else cy if cx is None else fold_constants(ew.Mul, cx, cy)
         parts = [r for r in (rx, ry) if r is not None]
-        if c is not None and parts:
+        if c is not None and parts and _small(c.value):
             rest = parts[0] if len(parts) == 1 else ew.Mul((parts[0], parts[1]))
             candidate = mul(c, rest)
             plain = ew.Mul((x, y))
@@ -170,7 +181,7 @@ def mul(x: Node, y: Node) -> Node:
 def div(x: Node, y: Node) -> Node:
     """``x/y``, with constant coefficients folded (``(2*a)/2`` is ``a``) and
     nested divisions merged (``(a/b)/c`` is ``a/(b*c)``)."""
-    folded = _fold(ew.Div, x, y)
+    folded = fold_constants(ew.Div, x, y)
     if folded is not None:
         return folded
     floating = x.dtype in ("float32", "float64")
@@ -179,20 +190,22 @@ def div(x: Node, y: Node) -> Node:
     if isinstance(y, Constant) and floating:
         c, rest = _coefficient(x)
         if c is not None and rest is not None:
-            factor = _fold(ew.Div, c, y)  # (c1*x)/c2 is (c1/c2)*x
-            if factor is not None:
+            factor = fold_constants(ew.Div, c, y)  # (c1*x)/c2 is (c1/c2)*x
+            if factor is not None and _small(factor.value):
                 return mul(factor, rest)
     if isinstance(x, ew.Neg):
         return neg(div(x.inputs[0], y))
     if isinstance(y, ew.Neg):
         return neg(div(x, y.inputs[0]))
+    if isinstance(x, Constant) and x.value.is_negative:  # -1/N rather than (-1)/N
+        return neg(div(neg(x), y))
     if isinstance(x, ew.Div):
         return div(x.inputs[0], mul(x.inputs[1], y))
     return ew.Div((x, y))
 
 
 def pow(x: Node, y: Node) -> Node:
-    folded = _fold(ew.Pow, x, y)
+    folded = fold_constants(ew.Pow, x, y)
     if folded is not None:
         return folded
     if _is(y, 1) and _keeps_type(x, y):

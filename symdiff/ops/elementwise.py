@@ -133,13 +133,14 @@ class Log10(Function):
 
 class Sqrt(Function):
     """Square root; its derivative at 0 is taken as 0 (so ``sqrt(sum(x**2))``
-    has the subgradient 0 at the origin instead of NaN)."""
+    has the subgradient 0 at the origin instead of NaN); below 0 it is NaN,
+    as the value is."""
 
     fname, numba_name, sympy_fn = "sqrt", "math.sqrt", sp.sqrt
 
     def vjp(self, g):
         x = self.x
-        return [b.where(b.greater(x, b.zero(x)), b.div(g, b.mul(b.const(2, self), self)), b.zero(self))]
+        return [b.where(Equal((x, b.zero(x))), b.zero(self), b.div(g, b.mul(b.const(2, self), self)))]
 
     def _latex(self, printer):
         return rf"\sqrt{{{printer._print(self.x)}}}"
@@ -416,6 +417,12 @@ class Sub(Binary):
 class Mul(Binary):
     symbol, latex_symbol, precedence, strict_right = "*", " ", PRECEDENCE["Mul"], True
 
+    def _sympystr(self, printer):
+        x, y = self.inputs
+        if isinstance(x, Constant) and x.value.is_negative:  # -2*x, not (-2)*x
+            return f"-{printer._print(-x.value)}*{printer.parenthesize(y, self.precedence, strict=True)}"
+        return super()._sympystr(printer)
+
     def vjp(self, g):
         x, y = self.inputs
         return [b.mul(g, y), b.mul(g, x)]
@@ -502,10 +509,10 @@ class Neg(Elementwise):
         return [b.neg(g)]
 
     def _sympystr(self, printer):
-        return "-" + printer.parenthesize(self.inputs[0], self.precedence)
+        return "-" + printer.parenthesize(self.inputs[0], self.precedence, strict=True)
 
     def _latex(self, printer):
-        return "-" + printer.parenthesize(self.inputs[0], self.precedence)
+        return "-" + printer.parenthesize(self.inputs[0], self.precedence, strict=True)
 
     def _numba(self, p):
         return f"(-{p.arg(self, 0)})"
@@ -692,7 +699,7 @@ class Minimum(Binary):
 
 class Clip(Elementwise):
     """``x`` limited to ``[lo, hi]`` (NumPy's ``clip``); the gradient flows to ``x``
-    where ``lo <= x <= hi``, else to the bound that was taken."""
+    where ``lo <= x <= hi``, else to the bound that was taken (to none at NaN)."""
 
     arity = 3
     precedence = _ATOM
@@ -703,7 +710,7 @@ class Clip(Elementwise):
     def vjp(self, g):
         x, lo, hi = self.inputs
         below, above = b.less(x, lo), b.greater(x, hi)
-        inside = b.logical_and(b.logical_not(below), b.logical_not(above))
+        inside = b.logical_and(b.greater_equal(x, lo), b.less_equal(x, hi))  # none of the three at NaN
         return [b.where(inside, g, b.zero(g)), b.where(below, g, b.zero(g)), b.where(above, g, b.zero(g))]
 
     def _sympystr(self, printer):

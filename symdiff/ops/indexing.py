@@ -184,11 +184,12 @@ def _gather_loops(e, node, scatter: bool) -> list:
         read = code if not idx.shape else f"{code}[{', '.join(pos)}]"
         n = e.size(src_shape[axis])
         var = f"j{j}"
+        tail = f" is out of bounds for axis {axis} of {where} with size "
         lines.append(f"{pad}{var} = np.int64({read})")
+        lines.append(f"{pad}if {var} < -({n}) or {var} >= {n}:")
+        lines.append(f"{pad}    raise IndexError('index ' + str({var}) + {tail!r} + str({n}))")
         lines.append(f"{pad}if {var} < 0:")
         lines.append(f"{pad}    {var} += {n}")
-        lines.append(f"{pad}if {var} < 0 or {var} >= {n}:")
-        lines.append(f"{pad}    raise IndexError('an index is out of bounds for axis {axis} of {where}')")
         src[axis] = var
     target = ", ".join(src)
     position = ", ".join(loops)

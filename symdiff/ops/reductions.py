@@ -9,10 +9,11 @@ moving the reduced axes last.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 
 from ..graph.node import Constant, Node, Size
 from ..graph.sizes import is_static, size_product
-from ..graph.types import TensorType, float_result, promote
+from ..graph.types import TensorType, broadcast, float_result, promote
 from ..tensor import Tensor, as_node, named
 from . import build as b
 from . import elementwise as ew
@@ -222,9 +223,86 @@ class LogSoftmax(Softmax):
     fname = "log_softmax"
 
     def vjp(self, g):
+        # g - softmax(x)*sum(g), computed without cancellation where softmax saturates
+        x, axis = self.x, self.axis
+        if g.ndim > x.ndim:  # an adjoint with extra leading axes
+            axis += g.ndim - x.ndim
+            x = expand(x, g.shape)
+        return [b.neg(SoftmaxMinus((x, g), axis=axis, total=True))]
+
+
+class SoftmaxMinus(TensorOp):
+    """``softmax(x)*sum(t) - t`` along ``axis`` (``total``), or ``softmax(x) - t``:
+    the gradient of softmax cross-entropy, computed without cancellation.
+
+    Printed as that formula; computed row by row as
+    ``(e*others(t) - t*others(e))/sum(e)`` with ``e = exp(x - max(x))`` and
+    ``others(v)[i]`` the sum of the row's other entries (for ``total=False``,
+    ``1 - t`` replaces ``others(t)``), so an entry near zero (a confident,
+    correct prediction) keeps its relative accuracy.
+    """
+
+    params = ("axis", "total")
+
+    def infer_type(self):
+        x, t = self.inputs
+        if len(x.shape) != len(t.shape):
+            raise ValueError("SoftmaxMinus: the logits and the targets must have the same shape")
+        shape, constraints = broadcast(x.shape, t.shape)
+        dtype, weak = promote(x.type, t.type)
+        return TensorType(float_result(dtype), shape, weak), constraints
+
+    def vjp(self, g):
+        x, t = self.inputs
+        axis = (self.axis,)
+        s = Softmax((x,), axis=self.axis)
         nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
-        total = Reduce((g,), kind="sum", axes=(nb + self.axis,), keepdims=True)
-        return [b.sub(g, b.mul(Softmax((self.x,), axis=self.axis), total))]
+        gs = Reduce((b.mul(g, s),), kind="sum", axes=(nb + self.axis,), keepdims=True)
+        dx = b.mul(s, b.sub(g, gs))
+        if not self.total:
+            return [dx, b.neg(g)]
+        return [b.mul(dx, Reduce((t,), kind="sum", axes=axis, keepdims=True)), b.sub(gs, g)]
+
+    precedence = PRECEDENCE["Add"]
+
+    @property
+    def repeated_inputs(self) -> tuple:
+        """Operands the printed formula shows twice (printing names them once)."""
+        return (1,) if self.total else ()
+
+    def _sympystr(self, printer):
+        x, t = self.inputs
+        first = f"softmax({printer._print(x)}, axis={self.axis})"
+        if self.total:
+            first += f"*sum({printer._print(t)}, axis={self.axis}, keepdims=True)"
+        return f"{first} - {printer.parenthesize(t, PRECEDENCE['Add'])}"
+
+    def _latex(self, printer):
+        x, t = self.inputs
+        sub = "_{\\text{axis}=" + str(self.axis) + "}"
+        first = rf"\operatorname{{softmax}}{sub}\left({printer._print(x)}\right)"
+        if self.total:
+            first += rf" \odot \sum{sub}\left({printer._print(t)}\right)"
+        return f"{first} - {printer.parenthesize(t, PRECEDENCE['Add'])}"
+
+    def lower(self, e):
+        shape, axis = self.shape, self.axis
+        perm = tuple(k for k in range(len(shape)) if k != axis) + (axis,)
+        moved = perm != tuple(range(len(shape)))
+        rows = e.size(size_product(shape[k] for k in perm[:-1])) if len(shape) > 1 else "1"
+        cols = e.size(shape[axis])
+        flats = []
+        for k in range(2):
+            code = e.arg(k, self.dtype)
+            if moved:
+                code = f"{code}.transpose({perm})"
+            flats.append(f"np.ascontiguousarray({code}).reshape(({rows}, {cols}))")
+        dims = ", ".join(e.size(shape[k]) for k in perm)
+        value = f"softmax_minus_rows({flats[0]}, {flats[1]}, {self.total}).reshape(({dims},))"
+        if moved:
+            inverse = tuple(sorted(range(len(perm)), key=lambda k: perm[k]))
+            value = f"np.ascontiguousarray({value}.transpose({inverse}))"
+        return [f"{e.out} = {value}"]
 
 
 def lower_rows(e, node, helper: str, full: bool) -> list:
@@ -253,7 +331,7 @@ def lower_rows(e, node, helper: str, full: bool) -> list:
     return [f"{e.out} = {call}.reshape(({dims},))"]
 
 
-REDUCTION_OPS = (Reduce, ProdOthers, ArgReduce, LogSumExp, Softmax, LogSoftmax)
+REDUCTION_OPS = (Reduce, ProdOthers, ArgReduce, LogSumExp, Softmax, LogSoftmax, SoftmaxMinus)
 
 
 # --------------------------------------------------------------------------- sd.NAME functions

@@ -9,6 +9,8 @@ must lie inside the axis (its length is part of the static type).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
 
 from ..graph.node import Node, Variable
@@ -79,7 +81,7 @@ def expand(x: Node, dims: tuple, dtype: str | None = None) -> Node:
     if dtype is not None and isinstance(x, Constant) and (x.type.weak or x.dtype != dtype):
         x = Constant((), value=x.value, const_dtype=dtype, weak=False)
     if len(x.shape) == len(dims) and all(sizes_equal(a, d) for a, d in zip(x.shape, dims)):
-        if dtype is not None and (x.dtype != dtype or x.type.weak):
+        if dtype is not None and x.dtype != dtype:
             return ew.Cast((x,), to=dtype)
         return x
     return Expand((x,), dims=dims, to=dtype if dtype is not None and dtype != x.dtype else None)
@@ -377,7 +379,7 @@ class Subtensor(TensorOp):
         x = self.inputs[0]
         batch = batch_of(g, self)
         return [IndexAdjoint((g,), index=batch_index(len(batch), self.index), dims=batch + tuple(x.shape),
-                             out_dtype=x.dtype)]
+                             out_dtype=x.dtype, of=x.name)]
 
     def _sympystr(self, printer):
         return f"{postfix(printer, self.inputs[0])}[{index_text(self.index)}]"
@@ -389,12 +391,22 @@ class Subtensor(TensorOp):
         return [f"{e.out} = {e.arg(0)}[{index_code(self.index, self.inputs[0].shape, e)}]"]
 
 
+@dataclass(frozen=True)
+class _IndexedTensor:
+    """What :func:`index_plan` needs of an indexed tensor: its shape and name."""
+
+    shape: tuple
+    name: str | None
+
+
 class IndexAdjoint(TensorOp):
     """Zeros of shape ``dims`` with ``g`` added at ``index`` (the VJP of basic indexing)."""
 
-    params = ("index", "dims", "out_dtype")
+    params = ("index", "dims", "out_dtype", "of")  # of: the name of the tensor indexed (for messages)
 
     def infer_type(self):
+        # the same bounds as the indexing it inverts: a gradient may be compiled without its forward value
+        _, self.bounds = index_plan(_IndexedTensor(tuple(self.dims), self.of), self.index)
         return TensorType(self.out_dtype, tuple(self.dims), False), ()
 
     def vjp(self, g):

@@ -13,8 +13,13 @@ exp(log_softmax(x, axis))              softmax(x, axis)
 =====================================  ==========================
 
 Each stable form has a stable derivative rule (``softplus' = sigmoid``,
-``logsumexp' = softmax``, ``log_softmax' = 1 - softmax``), so gradients are
-finite where the textbook formula overflows.
+``logsumexp' = softmax``; the VJP of ``log_softmax``, ``g - softmax(x)*sum(g)``,
+is one fused op, :class:`~symdiff.ops.reductions.SoftmaxMinus`, that keeps its
+relative accuracy where softmax saturates), so gradients are finite and
+accurate where the textbook formula overflows or cancels.  After
+differentiation, :mod:`symdiff.rewrites.simplify` brings them to textbook
+form, and :mod:`symdiff.rewrites.lowering` makes the compiled kernel evaluate
+``sigmoid(u) - y`` without cancellation.
 """
 from __future__ import annotations
 

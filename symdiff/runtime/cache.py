@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -38,19 +39,39 @@ def clear_cache() -> None:
     shutil.rmtree(cache_dir(), ignore_errors=True)
 
 
+def source_digest(source: str) -> str:
+    """The name of a kernel module: a hash of its source and of what shapes its machine code."""
+    return hashlib.sha256((_VERSION_SALT + "\n" + _support_digest() + "\n" + source).encode()).hexdigest()[:24]
+
+
 def load_kernel_module(source: str) -> ModuleType:
     """Import the module holding ``source`` from the cache, writing it there first if new."""
-    digest = hashlib.sha256((_VERSION_SALT + "\n" + _support_digest() + "\n" + source).encode()).hexdigest()[:24]
+    digest = source_digest(source)
+    with _LOAD_LOCK:  # two threads building the same graph must share one module (one dispatcher)
+        if f"symdiff_kernel_{digest}" not in sys.modules:
+            path = cache_dir() / f"k{digest}.py"
+            if not path.exists():
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as f:
+                    f.write(source)
+                os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
+        return _import(digest)
+
+
+def load_piece(digest: str):
+    """The ``piece`` function of the cached module ``digest`` (written by :func:`load_kernel_module`)."""
+    with _LOAD_LOCK:
+        return _import(digest).piece
+
+
+_LOAD_LOCK = threading.RLock()
+
+
+def _import(digest: str) -> ModuleType:
     module_name = f"symdiff_kernel_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    directory = cache_dir()
-    path = directory / f"k{digest}.py"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
+    path = cache_dir() / f"k{digest}.py"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -26,6 +26,7 @@ from ..graph.types import fmt_shape, fmt_static
 from ..graph.walk import postorder, rebuild
 from ..printing import brief
 from ..rewrites.canonical import canonical
+from ..rewrites.lowering import lower_stable
 from ..rewrites.matvec import pair_matvecs
 from ..rewrites.stabilize import stabilize
 from ..tensor import SharedVariable, Tensor, _shared_lock, as_node, as_tensor
@@ -60,19 +61,29 @@ class Function:
         roots = outs + [v for _, v in pairs]
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
-        roots = pair_matvecs(canonical(stabilize(roots)))
+        user_roots = roots  # the graph as written (messages quote it), before stable/canonical rewrites
+        roots = pair_matvecs(canonical(lower_stable(stabilize(roots))))
         out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
         update_pairs = [(s.node, v) for s, v in zip(self.shared, update_nodes)]
         _check_update_types(update_pairs)
         in_vars = [i.node for i in self.inputs]
         self.plan = make_plan(out_nodes, update_pairs, in_vars, self.config.parallel_threshold)
-        self.kernel: Kernel = emit(self.plan, self.config.fast_math, self.config.parallel_threshold)
-        self._checks = _argument_checker(self.plan, out_nodes + update_nodes)
+        self.kernel: Kernel = emit(self.plan, self.config.fast_math)
+        self._checks = _argument_checker(self.plan, user_roots + out_nodes + update_nodes)
+        for _, source, signatures in self.kernel.pieces:  # a split kernel: compile each distinct piece once
+            piece = load_kernel_module(source).piece
+            for signature in signatures:
+                compile_once(piece, signature)
         module = load_kernel_module(self.kernel.source)
         self._kernel, self._loop_fn = module.kernel, module.loop
         self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
-        compile_once(self._kernel, self._signature)
+        if not self.kernel.split:
+            compile_once(self._kernel, self._signature)
+        self._parallel = None
+        if hasattr(module, "kernel_parallel") and self.config.parallel_threshold:
+            worth = _parallel_test(self.plan, self.config.parallel_threshold)
+            self._parallel = (worth, module.kernel_parallel, module.loop_parallel)
         self._loop_ready = False
         self._out_dtypes = [np.dtype(o.dtype) for o in out_nodes]
         self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
@@ -112,10 +123,18 @@ class Function:
                 from ..checking.nan_guard import check_for_nans
 
                 check_for_nans(self, arrays)
-            results = self._kernel(*arrays)
+            results = self._kernel_for(arrays)(*arrays)
         outs = [np.asarray(value, dtype=dtype) if not isinstance(value, np.ndarray) else value
                 for value, dtype in zip(results, self._out_dtypes)]
         return outs[0] if self._single else outs
+
+    def _kernel_for(self, arrays: list):
+        """The serial kernel, or for a call whose loops are big enough, the one running
+        them with ``prange`` (compiled on first use: it costs seconds of compile time)."""
+        if self._parallel is None or not self._parallel[0](*arrays):
+            return self._kernel
+        compile_once(self._parallel[1], self._signature)
+        return self._parallel[1]
 
     def loop(self, n_steps: int, *inputs, batch_size: int | None = None, progress: bool = False):
         """Run ``n_steps`` calls inside compiled code; return each output stacked over steps.
@@ -137,10 +156,12 @@ class Function:
                 _check_batching(self.inputs, arrays, batch)
                 self._checks(*_first_batch(self.inputs, arrays, batch))  # what each step's kernel sees
             chunk = n_steps if not progress else max(1, n_steps // 40)
+            step_arrays = _first_batch(self.inputs, arrays, batch) if batch_size is not None else arrays
+            loop = self._loop_fn if self._kernel_for(step_arrays) is self._kernel else self._parallel[2]
             pieces, done = [], 0
             while done < n_steps:
                 size = min(chunk, n_steps - done)
-                pieces.append(self._loop_fn(size, done, batch, *arrays))
+                pieces.append(loop(size, done, batch, *arrays))
                 done += size
                 if progress:
                     _draw_progress(done, n_steps)
@@ -387,6 +408,22 @@ def _argument_checker(plan, roots: list):
     namespace: dict = {}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from the graph above
     return namespace["check"]
+
+
+def _parallel_test(plan, threshold: int):
+    """A Python function of the kernel's arguments: whether some loop nest the plan
+    marked parallel has at least ``threshold`` iterations."""
+    from ..codegen.plan import LoopNest
+    from ..codegen.scalar import SizePrinter
+    from ..graph.sizes import size_product
+
+    names = {id(v): f"a{k}" for k, v in enumerate(plan.arg_vars)}
+    printer = SizePrinter(names)
+    sizes = [printer.doprint(size_product(s.space)) for s in plan.steps if isinstance(s, LoopNest) and s.parallel]
+    source = f"def worth({', '.join(names.values())}):\n    return max({', '.join(sizes)}, 0) >= {threshold}\n"
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102 - source built from the plan above
+    return namespace["worth"]
 
 
 def _first_batch(inputs, arrays, batch):
