@@ -108,7 +108,9 @@ def test_disconnected_target_is_an_error():
         sd.explain(sd.sum(x * x), [x, z])
 
 
-def test_cost_must_be_a_scalar():
+def test_a_non_scalar_cost_explains_its_jacobian():
     x = sd.vector("x")
-    with pytest.raises(ValueError, match="must be a scalar"):
-        sd.explain(x * 2, x)
+    explanation = sd.explain(x * 2, x)  # issue 11: the sweep of the Jacobian
+    assert explanation.jacobian and "g_x = 2*g_y = 2*eye(x.shape[0])" in str(explanation)
+    with pytest.raises(TypeError, match="must be a float"):
+        sd.explain(sd.vector("k", dtype="int64") * 2, x)

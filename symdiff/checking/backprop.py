@@ -25,6 +25,7 @@ from ..graph.sizes import Dim
 from ..graph.types import FLOAT_DTYPES, fmt_shape, fmt_static
 from ..graph.walk import postorder
 from ..ops import elementwise as ew
+from ..ops import identity as ident
 from ..ops import indexing as ix
 from ..ops import linalg as la
 from ..ops import reductions as rd
@@ -210,6 +211,7 @@ _TENSOR_VJPS = {
     rd.SoftmaxMinus: _softmax_minus_vjp,
     ix.AdvancedIndex: _advanced_vjp,
     ix.IndexAdd: _index_add_vjp,
+    ident.Diag: lambda node, g, out, xs: [np.where(np.eye(np.shape(out)[-1], dtype=bool), g, 0)],
 }
 
 VJPS: dict = {**_ELEMENTWISE_VJPS, **_TENSOR_VJPS}
@@ -341,15 +343,17 @@ class Tape:
         return values
 
     # -- the backward pass ---------------------------------------------------
-    def backward(self, cost: Node, targets: Sequence[Node]) -> dict:
+    def backward(self, cost: Node, targets: Sequence[Node], seed=None) -> dict:
         """``{id(target): d cost / d target}`` for the targets ``cost`` depends on
-        (total derivatives: the sweep does not stop at a target)."""
+        (total derivatives: the sweep does not stop at a target).  ``seed`` is the
+        adjoint of ``cost`` (default ones): a one-hot seed gives one row of a Jacobian."""
         wanted = {id(t) for t in targets}
         reaches = set()
         for node in self.order:
             if id(node) in wanted or (node.differentiable and any(id(c) in reaches for c in node.inputs)):
                 reaches.add(id(node))
-        adjoints = {id(cost): np.ones(np.shape(self.values[id(cost)]), dtype=self.dtype(cost.dtype))}
+        adjoints = {id(cost): np.ones(np.shape(self.values[id(cost)]), dtype=self.dtype(cost.dtype)) if seed is None
+                    else np.asarray(seed, dtype=self.dtype(cost.dtype))}
         found = {}
         for node in reversed(self.order):
             g = adjoints.pop(id(node), None)

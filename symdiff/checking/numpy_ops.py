@@ -13,6 +13,7 @@ import numpy as np
 
 from ..graph import node as gn
 from ..ops import elementwise as ew
+from ..ops import identity as ident
 from ..ops import indexing as ix
 from ..ops import linalg as la
 from ..ops import reductions as rd
@@ -174,6 +175,7 @@ FORWARD = {
     sh.Concatenate: lambda n, *parts: np.concatenate(parts, axis=n.axis),
     sh.AxisSlice: lambda n, g, start, length: np.take(g, np.arange(start, start + length), axis=n.axis),
     la.MatMul: lambda n, a, b: np.matmul(a, b),
+    la.MatVecPair: lambda n, a, u, v: np.stack([np.matmul(a, u), np.matmul(a, v)]),
     rd.Reduce: lambda n, x: {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}[n.kind](
         x, axis=n.axes, keepdims=n.keepdims),
     rd.ProdOthers: lambda n, x: prod_others(x, n.axes),
@@ -187,13 +189,15 @@ FORWARD = {
     ix.IndexAdd: lambda n, g, *rest: scatter_add(g, rest[: len(n.axes)], n.axes, _ints(rest[len(n.axes):])),
     ix.Arange: lambda n, size: np.arange(size),
     ix.Onehot: lambda n, labels, k: onehot(labels, k, n.dtype),
+    ident.Eye: lambda n, size: np.eye(size, dtype=n.dtype),
+    ident.Diag: lambda n, v, size: np.where(np.eye(size, dtype=bool), v, np.zeros((), dtype=n.dtype)),
 }
 """Node class -> ``forward(node, *operand_values, *size_values)``; sizes a node
 carries as parameters (``dims``, ``start``, ...) come after its operands."""
 
 SIZE_PARAMS = {
     sh.Expand: ("dims",), sh.Reshape: ("dims",), sh.IndexAdjoint: ("dims",), sh.AxisSlice: ("start", "length"),
-    ix.IndexAdd: ("dims",), ix.Arange: ("n",), ix.Onehot: ("k",),
+    ix.IndexAdd: ("dims",), ix.Arange: ("n",), ix.Onehot: ("k",), ident.Eye: ("n",), ident.Diag: ("n",),
 }
 
 
@@ -214,8 +218,9 @@ def namespace() -> dict:
         "clip", "sum", "prod", "max", "min", "argmax", "argmin", "broadcast_to", "reshape", "transpose",
         "concatenate", "arange")}
     ns.update(sigmoid=sigmoid, softplus=softplus, relu=relu, step=step, logsumexp=logsumexp, softmax=softmax,
-              log_softmax=log_softmax, prod_others=prod_others, prod_others_adjoint=prod_others_adjoint, scatter=scatter, scatter_add=scatter_add,
-              onehot=onehot, s_=np.s_, np=np, inf=np.inf, nan=np.nan)
+              log_softmax=log_softmax, prod_others=prod_others, prod_others_adjoint=prod_others_adjoint,
+              scatter=scatter, scatter_add=scatter_add, onehot=onehot, eye=np.eye, diag=np.diag, s_=np.s_, np=np,
+              inf=np.inf, nan=np.nan)
     return ns
 
 

@@ -223,3 +223,27 @@ def batched_matmul(a, b):
     for i in range(n):
         out[i] = matmul(a[i], b[i])
     return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def matvec_pair(a, u, v):
+    """``np.stack([a @ u, a @ v])`` reading ``a`` once (two products share each row's
+    loads); the dot products may be summed in any order, as BLAS does.  A matrix
+    whose rows are not contiguous takes two matrix-vector products instead."""
+    m, k = a.shape
+    out = np.empty((2, m), dtype=a.dtype)
+    if a.strides[1] != a.itemsize and k > 1:
+        out[0] = matmul(a, u)
+        out[1] = matmul(a, v)
+        return out
+    zero = np.zeros(1, dtype=a.dtype)[0]
+    for i in range(m):
+        s = zero
+        t = zero
+        for j in range(k):
+            x = a[i, j]
+            s += x * u[j]
+            t += x * v[j]
+        out[0, i] = s
+        out[1, i] = t
+    return out

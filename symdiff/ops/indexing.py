@@ -21,7 +21,7 @@ from ..tensor import Tensor, as_node, named
 from . import build as b
 from . import elementwise as ew
 from .base import TensorOp, normalize_axes, postfix
-from .shape import normalize_index, reshape, size_of, subtensor
+from .shape import normalize_index, reshape, size_of, subtensor, transpose_node
 
 
 def _is_int_array(i) -> bool:
@@ -80,7 +80,13 @@ class AdvancedIndex(TensorOp):
 
     def vjp(self, g):
         x = self.x
-        return [IndexAdd((g,) + self.indices, axes=self.axes, dims=x.shape, out_dtype=x.dtype)] + [None] * len(self.indices)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        dims = tuple(g.shape[:nb]) + tuple(x.shape)
+        axes = tuple(nb + a for a in self.axes)
+        if nb and not _consecutive(self.axes):  # NumPy puts the indexed axes first: batch axes follow them
+            nib = len(broadcast(*(i.shape for i in self.indices))[0])
+            g = transpose_node(g, tuple(range(nb, nb + nib)) + tuple(range(nb)) + tuple(range(nb + nib, g.ndim)))
+        return [IndexAdd((g,) + self.indices, axes=axes, dims=dims, out_dtype=x.dtype)] + [None] * len(self.indices)
 
     def _sympystr(self, printer):
         return f"{postfix(printer, self.x)}[{_advanced_text(printer, self)}]"
@@ -107,7 +113,12 @@ class IndexAdd(TensorOp):
         return TensorType(self.out_dtype, tuple(self.dims), False), ()
 
     def vjp(self, g):
-        return [AdvancedIndex((g,) + self.indices, axes=self.axes)] + [None] * len(self.indices)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        out = AdvancedIndex((g,) + self.indices, axes=tuple(nb + a for a in self.axes))
+        if nb and not _consecutive(self.axes):  # the indexed axes came first: move the batch axes back in front
+            nib = len(broadcast(*(i.shape for i in self.indices))[0])
+            out = transpose_node(out, tuple(range(nib, nib + nb)) + tuple(range(nib)) + tuple(range(nib + nb, out.ndim)))
+        return [out] + [None] * len(self.indices)
 
     def _sympystr(self, printer):
         idx = ", ".join(printer._print(i) for i in self.indices)

@@ -29,10 +29,12 @@ def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
 
 
 def keep_dims(g: Node, axes: tuple, keepdims: bool, shape: tuple) -> Node:
-    """``g``, the result of reducing ``axes`` of a ``shape`` tensor, with those axes as size 1."""
+    """``g``, the result of reducing ``axes`` of a ``shape`` tensor, with those axes as size 1
+    (leading batch axes of ``g``, beyond the reduced shape, are kept in front)."""
     if keepdims or not axes or not g.ndim:
         return g
-    return reshape_node(g, reduced_shape(shape, axes, keepdims=True))
+    nb = g.ndim - len(reduced_shape(shape, axes, keepdims=False))
+    return reshape_node(g, tuple(g.shape[:nb]) + reduced_shape(shape, axes, keepdims=True))
 
 
 class _AxisOp(TensorOp):
@@ -117,7 +119,9 @@ class ProdOthers(_AxisOp):
         return TensorType(self.x.dtype, self.x.shape, self.x.type.weak), ()
 
     def vjp(self, g):
-        return [ProdOthersAdjoint((self.x, g), axes=self.axes, keepdims=True)]
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        x = expand(self.x, g.shape) if nb else self.x
+        return [ProdOthersAdjoint((x, g), axes=tuple(a + nb for a in self.axes), keepdims=True)]
 
     def _sympystr(self, printer):
         return f"prod_others({printer._print(self.x)}{axes_text(self.axes, self.x.ndim)})"
@@ -226,7 +230,8 @@ class Softmax(TensorOp):
         return TensorType(float_result(dtype), self.x.shape, weak), ()
 
     def vjp(self, g):
-        inner = Reduce((b.mul(g, self),), kind="sum", axes=(self.axis,), keepdims=True)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        inner = Reduce((b.mul(g, self),), kind="sum", axes=(nb + self.axis,), keepdims=True)
         return [b.mul(self, b.sub(g, inner))]
 
     def _sympystr(self, printer):
@@ -278,7 +283,8 @@ class SoftmaxMinus(TensorOp):
         x, t = self.inputs
         axis = (self.axis,)
         s = Softmax((x,), axis=self.axis)
-        gs = Reduce((b.mul(g, s),), kind="sum", axes=axis, keepdims=True)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        gs = Reduce((b.mul(g, s),), kind="sum", axes=(nb + self.axis,), keepdims=True)
         dx = b.mul(s, b.sub(g, gs))
         if not self.total:
             return [dx, b.neg(g)]

@@ -143,10 +143,14 @@ class Reshape(TensorOp):
         return TensorType(x.dtype, tuple(self.dims), x.type.weak), constraints
 
     def vjp(self, g):
-        return [reshape_node(g, self.inputs[0].shape)]
+        return [reshape_node(g, batch_of(g, self) + tuple(self.inputs[0].shape))]
 
     def _sympystr(self, printer):
-        return f"reshape({printer._print(self.inputs[0])}, {_shape_text(printer, self, self.dims)})"
+        x = self.inputs[0]
+        spread = new_axes_index(x.shape, self.dims)
+        if spread is not None:
+            return f"{postfix(printer, x)}[{spread}]"
+        return f"reshape({printer._print(x)}, {_shape_text(printer, self, self.dims)})"
 
     def _latex(self, printer):
         return printer._print(self.inputs[0])
@@ -156,6 +160,37 @@ class Reshape(TensorOp):
         if not self.dims:
             return [f"{e.out} = {e.arg(0)}.ravel()[0]"]
         return [f"{e.out} = np.ascontiguousarray({e.arg(0)}).reshape(({dims},))"]
+
+
+def batch_of(g: Node, node: Node) -> tuple:
+    """The leading batch axes of ``g``, a (full-shape) adjoint of ``node`` in a batched sweep."""
+    return tuple(g.shape[: g.ndim - node.ndim])
+
+
+def batch_index(nb: int, index: tuple) -> tuple:
+    """A basic index with ``nb`` full slices in front (for the batch axes of an adjoint)."""
+    return (("s", None, None, 1),) * nb + tuple(index)
+
+
+def new_axes_index(src: tuple, dims: tuple) -> str | None:
+    """``":, None"``-style index text when reshaping ``src`` to ``dims`` only inserts
+    size-1 axes (``x[:, None]``), else ``None``."""
+    if len(dims) <= len(src) or not src:
+        return None
+    parts, k = [], 0
+    for d in dims:
+        if k < len(src) and sizes_equal(d, src[k]):
+            parts.append(":")
+            k += 1
+        elif d == 1:
+            parts.append("None")
+        else:
+            return None
+    if k != len(src):
+        return None
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return ", ".join(parts) if parts else None
 
 
 def reshape_node(x: Node, dims: tuple) -> Node:
@@ -237,7 +272,8 @@ class Transpose(TensorOp):
 
     def vjp(self, g):
         inverse = tuple(sorted(range(len(self.perm)), key=lambda k: self.perm[k]))
-        return [transpose_node(g, inverse)]
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint stay in front
+        return [transpose_node(g, tuple(range(nb)) + tuple(nb + p for p in inverse))]
 
     @property
     def reverses(self) -> bool:
@@ -361,7 +397,9 @@ class Subtensor(TensorOp):
 
     def vjp(self, g):
         x = self.inputs[0]
-        return [IndexAdjoint((g,), index=self.index, dims=x.shape, out_dtype=x.dtype, of=x.name)]
+        batch = batch_of(g, self)
+        return [IndexAdjoint((g,), index=batch_index(len(batch), self.index), dims=batch + tuple(x.shape),
+                             out_dtype=x.dtype, of=x.name)]
 
     def _sympystr(self, printer):
         return f"{postfix(printer, self.inputs[0])}[{index_text(self.index)}]"
@@ -392,7 +430,7 @@ class IndexAdjoint(TensorOp):
         return TensorType(self.out_dtype, tuple(self.dims), False), ()
 
     def vjp(self, g):
-        return [Subtensor((g,), index=self.index)]
+        return [Subtensor((g,), index=batch_index(g.ndim - self.ndim, self.index))]
 
     def _sympystr(self, printer):
         return f"scatter({printer._print(self.inputs[0])}, s_[{index_text(self.index)}], {_shape_text(printer, self, self.dims)})"
@@ -552,9 +590,10 @@ class Concatenate(TensorOp):
 
     def vjp(self, g):
         parts, start = [], sp.S.Zero
+        nb = g.ndim - self.ndim
         for p in self.inputs:
             n = p.shape[self.axis]
-            parts.append(AxisSlice((g,), axis=self.axis, start=start, length=n))
+            parts.append(AxisSlice((g,), axis=nb + self.axis, start=start, length=n))
             start = start + n
         return parts
 
@@ -583,17 +622,19 @@ class AxisSlice(TensorOp):
 
     def vjp(self, g):
         x = self.inputs[0]
-        before = list(x.shape)
-        before[self.axis] = self.start
-        after = list(x.shape)
-        after[self.axis] = x.shape[self.axis] - self.start - self.length
+        batch = batch_of(g, self)
+        axis = len(batch) + self.axis
+        before = list(batch + tuple(x.shape))
+        before[axis] = self.start
+        after = list(batch + tuple(x.shape))
+        after[axis] = x.shape[self.axis] - self.start - self.length
         pieces = []
         if not (is_static(self.start) and self.start == 0):
             pieces.append(expand(b.zero(), tuple(before), g.dtype))
         pieces.append(g)
-        if not (is_static(after[self.axis]) and after[self.axis] == 0):
+        if not (is_static(after[axis]) and after[axis] == 0):
             pieces.append(expand(b.zero(), tuple(after), g.dtype))
-        return [Concatenate(tuple(pieces), axis=self.axis) if len(pieces) > 1 else g]
+        return [Concatenate(tuple(pieces), axis=axis) if len(pieces) > 1 else g]
 
     def _sympystr(self, printer):
         start, stop = printer._print(self.start), printer._print(self.start + self.length)

@@ -28,6 +28,7 @@ from ..graph.walk import postorder, rebuild
 from ..printing import brief
 from ..rewrites.canonical import canonical
 from ..rewrites.lowering import lower_stable
+from ..rewrites.matvec import pair_matvecs
 from ..rewrites.stabilize import stabilize
 from ..tensor import SharedVariable, Tensor, _shared_lock, as_node, as_tensor
 from .cache import load_kernel_module
@@ -83,7 +84,7 @@ class Function:
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
         user_roots = roots  # the graph as written (messages quote it), before stable/canonical rewrites
-        roots = canonical(lower_stable(stabilize(roots)))
+        roots = pair_matvecs(canonical(lower_stable(stabilize(roots))))
         out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
         update_pairs = [(s.node, v) for s, v in zip(self.shared, update_nodes)]
