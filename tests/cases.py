@@ -338,6 +338,11 @@ CASES = [
          (F(2, 3, 2),), SAME),
     Case("prod_with_zeros", lambda a: a.prod(axis=1), lambda a: a.prod(axis=1), (F(3, 3, sample=with_zeros),), SAME),
     Case("prod_all_with_zero", sd.prod, np.prod, (F(4, sample=fixed([2.0, 0.0, 3.0, -1.5])),), lambda a: a.prod()),
+    # the second derivative of prod (a gradient inside the function: its gradient is the Hessian's product)
+    Case("prod_hessian_vector", lambda a, v: sd.sum(sd.grad(sd.prod(a), a) * v),
+         lambda a, v: sum(v[i] * np.prod(np.delete(a, i)) for i in range(len(a))),
+         (F(4, sample=fixed([2.0, 0.0, 3.0, -1.5])), F(4)),
+         lambda a, v: sum((v[i] * sp.Mul(*[a[k] for k in range(len(a)) if k != i]) for i in range(len(a))), sp.S.Zero)),
     Case("max_axis", lambda a: sd.max(a, axis=1), lambda a: a.max(axis=1), (F(3, 4),),
          lambda a: np.array([sp.Max(*row) for row in a], dtype=object)),
     Case("min_all", sd.min, np.min, (F(3, 4),), lambda a: sp.Min(*a.ravel())),

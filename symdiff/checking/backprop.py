@@ -65,6 +65,24 @@ def _pow_vjp(node, g, out, xs):
     return [g * e * np.power(b, e - 1), g * np.log(b) * out if not isinstance(node.inputs[1], Constant) else None]
 
 
+def _prod_third(x, g, h, axes):
+    """d/dx_k of sum_j h_j sum_{i != j} g_i prod_{l not in (i, j)} x_l, by brute force over triples."""
+    x, g, h = (np.asarray(v, dtype=np.float64) for v in (x, g, h))
+    ends = tuple(range(x.ndim - len(axes), x.ndim))
+    xm, gm, hm = (np.moveaxis(v, axes, ends) for v in (x, g, h))
+    lead = xm.shape[: x.ndim - len(axes)]
+    xf, gf, hf = (v.reshape(lead + (-1,)) for v in (xm, gm, hm))
+    n = xf.shape[-1]
+    out = np.zeros_like(xf)
+    for k in range(n):
+        for j in range(n):
+            for i in range(n):
+                if len({i, j, k}) == 3:
+                    rest = [m for m in range(n) if m not in (i, j, k)]
+                    out[..., k] += hf[..., j] * gf[..., i] * np.prod(xf[..., rest], axis=-1)
+    return np.moveaxis(out.reshape(xm.shape), ends, axes)
+
+
 def _clip_vjp(g, x, lo, hi):
     """clip is minimum(maximum(x, lo), hi): the gradient goes where the result came from."""
     raised = np.maximum(x, lo)
@@ -205,6 +223,8 @@ _TENSOR_VJPS = {
     la.MatMul: _matmul_vjp,
     rd.Reduce: _reduce_vjp,
     rd.ProdOthers: lambda node, g, out, xs: [npo.prod_others_adjoint(xs[0], g, node.axes)],
+    rd.ProdOthersAdjoint: lambda node, g, out, xs: [_prod_third(xs[0], xs[1], g, node.axes),
+                                                    npo.prod_others_adjoint(xs[0], g, node.axes)],
     rd.LogSumExp: lambda node, g, out, xs: [_kept(node, g) * np.exp(xs[0] - _kept(node, out))],
     rd.Softmax: _softmax_vjp,
     rd.LogSoftmax: _log_softmax_vjp,
