@@ -379,6 +379,9 @@ CASES = [
     Case("matmul_vm", lambda a, b: sd.dot(a, b), lambda a, b: a @ b, (F(3), F(3, 2)), SAME),
     Case("matmul_vv", lambda a, b: a @ b, lambda a, b: a @ b, (F(3), F(3)), lambda a, b: a.dot(b)),
     Case("matmul_self", lambda a: a @ a, lambda a: a @ a, (F(3, 3),), SAME),
+    # two matrix-vector products of one matrix: compiled as one pass over it (MatVecPair)
+    Case("matvec_pair", lambda a, u, v: (a @ u) * (a @ v), lambda a, u, v: (a @ u) * (a @ v), (F(3, 2), F(2), F(2)),
+         SAME),
     Case("matmul_batched_broadcast", lambda a, b: a @ b, lambda a, b: a @ b, (F(*BATCH_A), F(*BATCH_B)), SAME),
     Case("matmul_vector_batched", lambda a, b: a @ b, lambda a, b: a @ b, (F(3), F(2, 3, 2)), SAME),
     Case("matmul_batched_vector", lambda a, b: sd.matmul(a, b), lambda a, b: a @ b, (F(2, 2, 3), F(3)), SAME),
@@ -513,8 +516,10 @@ def check_compiled(case: Case, f, sympy: bool = True) -> None:
 
 
 def graph_classes(case: Case) -> set:
-    """The node classes of a case's graph and of its gradient's graph."""
+    """The node classes of a case's graph and of its gradient's graph, as built and
+    as a compiled function lowers them."""
     from symdiff.graph.walk import postorder
+    from symdiff.runtime.function import lowered
 
     xs = case.inputs()
     out = case.build(*xs)
@@ -522,4 +527,4 @@ def graph_classes(case: Case) -> set:
     if case.differentiable:
         cost = sd.sum(out * 1.5)
         roots += [g.node for g in sd.grad(cost, [xs[k] for k in case.float_args])]
-    return {type(n) for n in postorder(roots)}
+    return {type(n) for n in postorder(roots + lowered(roots))}

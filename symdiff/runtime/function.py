@@ -84,7 +84,7 @@ class Function:
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
         user_roots = roots  # the graph as written (messages quote it), before stable/canonical rewrites
-        roots = pair_matvecs(canonical(lower_stable(stabilize(roots))))
+        roots = lowered(roots)
         out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
         update_pairs = [(s.node, v) for s, v in zip(self.shared, update_nodes)]
@@ -259,6 +259,12 @@ def function(
 
 
 # --------------------------------------------------------------------------- building
+
+
+def lowered(roots: list) -> list:
+    """The graph a kernel computes for ``roots``: stable forms, their accurate
+    evaluation, the canonical form, and matrix-vector products paired."""
+    return pair_matvecs(canonical(lower_stable(stabilize(roots))))
 
 
 _COMPILE_LOCK = threading.Lock()
