@@ -177,7 +177,8 @@ def _gather_loops(e, node, scatter: bool) -> list:
         lines.append(f"{pad}if {var} < 0:")
         lines.append(f"{pad}    {var} += {n}")
         lines.append(f"{pad}if {var} < 0 or {var} >= {n}:")
-        lines.append(f"{pad}    raise IndexError('an index is out of bounds for axis {axis} of {where}')")
+        message = f"an index is out of bounds for axis {axis} of {where}"
+        lines.append(f"{pad}    raise IndexError({message!r})")
         src[axis] = var
     target = ", ".join(src)
     position = ", ".join(loops)

@@ -1,0 +1,29 @@
+"""Engine bugs found by the random-graph tests (tests/random_graphs.py), each reduced
+to a small graph and checked against NumPy written out by hand."""
+import numpy as np
+import pytest
+
+import symdiff as sd
+
+
+def test_integer_array_index_of_a_named_input_compiles():
+    # the bounds check quoted the tensor's name inside a quoted string: SyntaxError in the kernel
+    B = sd.tensor("B", (3, 4))
+    picked = B[:, [-2, 0, -4]]
+    f = sd.function([B], [picked, sd.grad(sd.sum(picked ** 2), B)])
+    data = np.arange(12.0).reshape(3, 4)
+    value, grad = f(data)
+    np.testing.assert_array_equal(value, data[:, [2, 0, 0]])
+    expected = np.zeros((3, 4))
+    expected[:, 2] = 2 * data[:, 2]
+    expected[:, 0] = 4 * data[:, 0]  # column 0 is picked twice
+    np.testing.assert_allclose(grad, expected, rtol=1e-14)
+
+
+def test_an_index_computed_in_the_graph_out_of_bounds_names_the_tensor():
+    x = sd.vector("x")
+    y = sd.vector("y")
+    f = sd.function([x, y], x[sd.argmax(y)])
+    assert float(f(np.array([1.0, 2.0]), np.array([0.0, 3.0]))) == 2.0
+    with pytest.raises(IndexError, match="axis 0 of 'x'"):
+        f(np.array([1.0, 2.0]), np.array([0.0, 1.0, 5.0]))
