@@ -27,3 +27,27 @@ def test_an_index_computed_in_the_graph_out_of_bounds_names_the_tensor():
     assert float(f(np.array([1.0, 2.0]), np.array([0.0, 3.0]))) == 2.0
     with pytest.raises(IndexError, match="axis 0 of 'x'"):
         f(np.array([1.0, 2.0]), np.array([0.0, 1.0, 5.0]))
+
+
+@pytest.mark.parametrize("build, expected, grad", [
+    (lambda s: sd.mean(s ** 2), lambda s: s ** 2, lambda s: 2 * s),
+    (lambda s: sd.var(s), lambda s: 0.0, lambda s: 0.0),
+    (lambda s: sd.mean(s, axis=()), lambda s: s, lambda s: 1.0),
+])
+def test_mean_and_var_of_a_0d_tensor(build, expected, grad):
+    # mean/var built a sum over no axes, which no loop nest could lower ("cannot compute ... as a scalar")
+    s = sd.scalar("s")
+    out = build(s)
+    f = sd.function([s], [out, sd.grad(out, s)])
+    value, g = f(1.5)
+    assert float(value) == pytest.approx(expected(1.5), abs=1e-15)
+    assert float(g) == pytest.approx(grad(1.5), abs=1e-15)
+
+
+def test_mean_and_var_over_no_axes_keep_the_tensor():
+    x = sd.vector("x")
+    f = sd.function([x], [sd.mean(x, axis=()), sd.var(x, axis=(), keepdims=True)])
+    data = np.array([1.0, -2.0, 4.0])
+    mean, var = f(data)
+    np.testing.assert_array_equal(mean, np.mean(data, axis=()))
+    np.testing.assert_array_equal(var, np.var(data, axis=(), keepdims=True))
