@@ -51,3 +51,12 @@ def test_mean_and_var_over_no_axes_keep_the_tensor():
     mean, var = f(data)
     np.testing.assert_array_equal(mean, np.mean(data, axis=()))
     np.testing.assert_array_equal(var, np.var(data, axis=(), keepdims=True))
+
+
+def test_batched_matmul_of_a_transposed_view():
+    # the lowering reshaped the operand in place, which Numba refuses for a non-contiguous view
+    rng = np.random.default_rng(4)
+    x_val, y_val = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4, 5))
+    x, y = sd.tensor("x", (2, 4, 3)), sd.tensor("y", (2, 4, 5))
+    f = sd.function([x, y], sd.transpose(x, (0, 2, 1)) @ y)
+    np.testing.assert_allclose(f(x_val, y_val), np.transpose(x_val, (0, 2, 1)) @ y_val, rtol=1e-13)

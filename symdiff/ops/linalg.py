@@ -91,7 +91,8 @@ class MatMul(TensorOp):
         for name, src, s in (("a", x, sa), ("b", y, sb)):
             full = f"({bdims}, {e.size(s[-2])}, {e.size(s[-1])})"
             flat = f"({e.size(sp.Mul(*batch))}, {e.size(s[-2])}, {e.size(s[-1])})"
-            lines.append(f"{e.out}_{name} = np.ascontiguousarray(np.broadcast_to({src}.reshape(({', '.join(e.size(d) for d in s)},)), {full})).reshape({flat})")
+            lines.append(f"{e.out}_{name} = np.ascontiguousarray(np.broadcast_to(np.ascontiguousarray({src})"
+                         f".reshape(({', '.join(e.size(d) for d in s)},)), {full})).reshape({flat})")
         dims = ", ".join(e.size(d) for d in self.shape)
         lines.append(f"{e.out} = batched_matmul({e.out}_a, {e.out}_b).reshape(({dims},)){cast}")
         return lines
