@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
+from oracles import central_differences
 
 
 def test_integer_array_index_of_a_named_input_compiles():
@@ -51,6 +52,29 @@ def test_mean_and_var_over_no_axes_keep_the_tensor():
     mean, var = f(data)
     np.testing.assert_array_equal(mean, np.mean(data, axis=()))
     np.testing.assert_array_equal(var, np.var(data, axis=(), keepdims=True))
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [
+    ((2, 2, 3), (3, 4)),  # a 2-D operand broadcast over the batch axis
+    ((3,), (2, 3, 4)),  # a vector against a batch of matrices
+    ((1, 2, 3), (2, 3, 4)),  # a size-1 batch axis
+    ((2, 2, 3), (3,)),  # a batch of matrices times a vector
+])
+def test_batched_matmul_gradient_sums_over_broadcast_batch_axes(shape_a, shape_b):
+    # the VJP returned adjoints with the broadcast batch axes still there (ShapeError in sd.grad)
+    rng = np.random.default_rng(3)
+    a_val, b_val = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    a, b = sd.tensor("a", shape_a), sd.tensor("b", shape_b)
+    out_shape = np.matmul(a_val, b_val).shape
+    w_val = rng.standard_normal(out_shape)
+    cost = sd.sum(sd.constant(w_val) * (a @ b))
+    f = sd.function([a, b], sd.grad(cost, [a, b]))
+    ga, gb = f(a_val, b_val)
+    def numpy_cost(a_, b_):
+        return float(np.sum(w_val * np.matmul(a_, b_)))
+
+    np.testing.assert_allclose(ga, central_differences(numpy_cost, [a_val, b_val], 0), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(gb, central_differences(numpy_cost, [a_val, b_val], 1), rtol=1e-7, atol=1e-9)
 
 
 def test_batched_matmul_of_a_transposed_view():

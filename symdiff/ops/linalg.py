@@ -64,7 +64,10 @@ class MatMul(TensorOp):
             ga = reshape_node(ga, ga.shape[:-2] + ga.shape[-1:])
         if c.ndim == 1:
             gc = reshape_node(gc, gc.shape[:-1])
-        return [ga, gc]
+        from ..grad import sum_to  # (grad imports the ops)
+
+        # an operand broadcast over batch axes gets its adjoint summed over them
+        return [sum_to(ga, ga.shape, a.shape), sum_to(gc, gc.shape, c.shape)]
 
     def _sympystr(self, printer):
         a, c = self.inputs
