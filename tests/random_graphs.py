@@ -32,11 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -62,7 +62,7 @@ class NumpyOps:
 
     for _name in ("exp log log1p expm1 sqrt square abs sin cos tan tanh sinh cosh arcsin arccos arctan arcsinh "
                   "arctanh log2 log10 sign floor ceil maximum minimum where clip dot matmul outer transpose reshape "
-                  "concatenate stack expand_dims broadcast_to take arange").split():
+                  "concatenate stack expand_dims broadcast_to take arange sum mean max min prod var std argmax argmin").split():
         locals()[_name] = staticmethod(getattr(np, _name))
     del _name
 
@@ -77,42 +77,6 @@ class NumpyOps:
     @staticmethod
     def relu(x):
         return np.maximum(x, 0)
-
-    @staticmethod
-    def sum(x, axis=None, keepdims=False):
-        return np.sum(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def mean(x, axis=None, keepdims=False):
-        return np.mean(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def max(x, axis=None, keepdims=False):
-        return np.max(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def min(x, axis=None, keepdims=False):
-        return np.min(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def prod(x, axis=None, keepdims=False):
-        return np.prod(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def var(x, axis=None, ddof=0, keepdims=False):
-        return np.var(x, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    @staticmethod
-    def std(x, axis=None, ddof=0, keepdims=False):
-        return np.std(x, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    @staticmethod
-    def argmax(x, axis=None, keepdims=False):
-        return np.argmax(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def argmin(x, axis=None, keepdims=False):
-        return np.argmin(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def logsumexp(x, axis=None, keepdims=False):
@@ -209,6 +173,8 @@ def _array_text(a: np.ndarray) -> str:
 
 @dataclass
 class Val:
+    """A named value of the program being built (an input or a temporary ``tK``)."""
+
     name: str
     value: np.ndarray
 
@@ -242,9 +208,8 @@ class Builder:
         cands = [v for v in self.pool if pred(v)]
         if not cands:
             return None
-        weights = np.array([1.0 if v.name[0] != "t" else 2.0 + int(v.name[1:]) / 2 for v in cands])
-        v = cands[self.rng.choice(len(cands), p=weights / weights.sum())]
-        return v
+        weights = np.array([1.0 if v.name[0] != "t" else 2.0 + int(v.name[1:]) / 2 for v in cands])  # recent first
+        return cands[self.rng.choice(len(cands), p=weights / weights.sum())]
 
     def number(self, lo=-2.0, hi=2.0) -> float:
         return float(np.round(self.rng.uniform(lo, hi), 2)) or 0.5
@@ -283,8 +248,7 @@ class Builder:
 
 
 def _mentions(expr: str, name: str) -> bool:
-    import re
-
+    """Whether ``expr`` reads the variable ``name``."""
     return re.search(rf"(?<![\w.]){name}(?!\w)", expr) is not None
 
 
@@ -331,7 +295,8 @@ def op_unary(b: Builder):
              ("sd.arcsin({})", lambda v: np.abs(v).max() < 0.95), ("sd.tan({})", lambda v: np.abs(v).max() < 1.2),
              ("sd.log({} ** 2 + 0.5)", None), ("sd.sqrt({} ** 2 + 0.1)", None), ("1.5 ** {}", lambda v: v.max() < 8)]
     if b.ops == "full":
-        table += [("abs({})", lambda v: _away(v, 0)), ("sd.log2({})", lambda v: v.min() > 0.05), ("sd.log10({})", lambda v: v.min() > 0.05),
+        table += [("abs({})", lambda v: _away(v, 0)), ("sd.log2({})", lambda v: v.min() > 0.05),
+                  ("sd.log10({})", lambda v: v.min() > 0.05),
                   ("sd.arccos({})", lambda v: np.abs(v).max() < 0.95), ("sd.arcsinh({})", None),
                   ("sd.arctanh({})", lambda v: np.abs(v).max() < 0.9),
                   ("sd.sign({}) * {}", lambda v: _away(v, 0)),
@@ -385,6 +350,8 @@ def op_where(b: Builder):
     c = b.pick(lambda v: _broadcastable(a.shape, v.shape) is not None)
     shape = _broadcastable(a.shape, c.shape)
     x = b.pick(lambda v: (s := _broadcastable(shape, v.shape)) is not None and int(np.prod(s)) <= MAX_SIZE)
+    if x is None:
+        return None
     y = b.pick(lambda v: (s := _broadcastable(shape, x.shape, v.shape)) is not None and int(np.prod(s)) <= MAX_SIZE)
     if y is None:
         return None
@@ -634,6 +601,8 @@ def op_gather(b: Builder):
             return None
         idx = np.asarray(getattr(np, arg)(y.value, axis=-1))
         x = b.pick(lambda v: (s := _broadcastable(idx.shape, v.shape)) is not None and int(np.prod(s)) <= MAX_SIZE)
+        if x is None:
+            return None
         k = int(b.rng.integers(0, y.shape[-1]))
         op = b.choice(["==", "!="])
         return f"sd.where(sd.{arg}({y.name}, axis=-1) {op} {k}, {x.name}, -{x.name})"
@@ -651,6 +620,8 @@ def op_gather(b: Builder):
     if kind == "onehot":
         k = y.shape[1] + int(b.rng.integers(0, 2))
         x = b.pick(lambda v: _broadcastable(v.shape, (n, k)) is not None)
+        if x is None:
+            return None
         return f"sd.onehot(sd.{arg}({y.name}, axis=1), {k}) * {x.name}"
     x = b.pick(lambda v: v.ndim >= 1 and v.shape[-1] == n)  # arange_mul
     if x is None:
@@ -1095,9 +1066,9 @@ def _worker(args) -> None:
     """Run batches ``args.start`` .. and append one JSON line per case to ``args.journal``."""
     import symdiff as sd
 
-    n_batches = -(-args.count // args.batch)
+    stop = _batch_range(args)[1]
     with open(args.journal, "a") as journal:
-        for index in range(args.start, min(n_batches, args.start + BATCHES_PER_PROCESS)):
+        for index in range(args.start, min(stop, args.start + BATCHES_PER_PROCESS)):
             cases = generate(args.seed, index, args.ops, args.batch)
             cases = cases[: max(0, min(args.batch, args.count - index * args.batch))]
             only = set(args.only.split(",")) if args.only else None
@@ -1215,6 +1186,15 @@ def _read_journal(path: str) -> tuple:
     return records, open_batch, done
 
 
+def _batch_range(args) -> tuple:
+    """The batches to run: ``--batches FIRST:STOP``, by default all that ``--count`` needs."""
+    n_batches = -(-args.count // args.batch)
+    if not args.batches:
+        return 0, n_batches
+    first, stop = (int(p) for p in args.batches.split(":"))
+    return first, min(stop, n_batches)
+
+
 def _died(ident: str, returncode) -> str:
     detail = f"the worker process ended with return code {returncode}" + (" (a signal)" if returncode and returncode < 0 else "")
     return json.dumps({"id": ident, "kind": "process died", "detail": detail, "dtype": "", "updates": False}) + "\n"
@@ -1223,15 +1203,15 @@ def _died(ident: str, returncode) -> str:
 def _supervise(args) -> None:
     """Run the workers in child processes; a case that kills its process is recorded as such."""
     journal = args.journal or f"random_graphs_{args.ops}_{args.seed}_{args.count}.jsonl"
-    n_batches = -(-args.count // args.batch)
+    first, n_batches = _batch_range(args)
     base = [sys.executable, os.path.abspath(__file__), "--worker", "--seed", str(args.seed), "--count",
             str(args.count), "--ops", args.ops, "--batch", str(args.batch), "--journal", journal,
-            "--timeout", str(args.timeout)]
+            "--timeout", str(args.timeout), "--batches", f"{first}:{n_batches}"]
     t0 = time.time()
     returncode = None
     while True:
         records, open_batch, done = _read_journal(journal)
-        start = max(done) + 1 if done else 0
+        start = max(done) + 1 if done else first
         if open_batch is not None:  # the process died inside this batch: run its cases one by one
             index = open_batch["begin"]
             with open(journal, "a") as fh:
@@ -1255,11 +1235,11 @@ def _supervise(args) -> None:
         _, open_batch, done2 = _read_journal(journal)
         if proc.returncode != 0 and open_batch is None and done2 == done:
             raise SystemExit(f"the worker failed without starting a batch (return code {proc.returncode})")
-    records, _, _ = _read_journal(journal)
-    report(records, args, time.time() - t0)
+    report(_read_journal(journal)[0], args, time.time() - t0)
 
 
 def report(records: dict, args, seconds: float) -> None:
+    """Counts by outcome, then the first repros."""
     import symdiff as sd
 
     counts = Counter(r["kind"] for r in records.values())
@@ -1281,13 +1261,21 @@ def main(argv=None) -> None:
     parser.add_argument("--repros", type=int, default=5, help="repros printed")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per compiled function")
     parser.add_argument("--journal", default=None, help="JSON lines file (resumed if it exists)")
+    parser.add_argument("--batches", default="", help="FIRST:STOP, a range of batches (to split a run)")
+    parser.add_argument("--report", nargs="*", default=None, help="print the outcome of these journals together")
     parser.add_argument("--case", default="", help="run one case (SEED:BATCH:K) alone and print its repro")
     parser.add_argument("--minimize", action="store_true", help="with --case: shrink a failing case")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--only", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.case:
+    if args.report:
+        records = {}
+        for path in args.report:
+            records.update(_read_journal(path)[0])
+        seconds = sum(json.loads(line).get("seconds", 0) for path in args.report for line in open(path))
+        report(records, args, seconds)
+    elif args.case:
         run_one(args.case, args.ops, args.batch, args.minimize, args.journal)
     elif args.worker:
         _worker(args)

@@ -13,7 +13,7 @@ import random_graphs as rg
 
 SEED = 20261127
 BATCH = 8
-N_BATCHES = 5  # 40 programs
+N_BATCHES = 4  # 32 programs
 
 
 def _report(cases, outcome) -> str:
@@ -64,5 +64,5 @@ def test_numpy_reference_softmax_family():
     np.testing.assert_allclose(ops.softmax(x, axis=1).sum(axis=1), 1.0, rtol=1e-15)
     np.testing.assert_allclose(ops.logsumexp(x, axis=0), np.log(np.exp(x).sum(axis=0)), rtol=1e-15)
     np.testing.assert_allclose(ops.log_softmax(x), np.log(np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)),
-                               rtol=1e-14)
+                               rtol=0, atol=1e-15)
     np.testing.assert_array_equal(ops.onehot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
