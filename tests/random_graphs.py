@@ -1235,17 +1235,28 @@ def _supervise(args) -> None:
         _, open_batch, done2 = _read_journal(journal)
         if proc.returncode != 0 and open_batch is None and done2 == done:
             raise SystemExit(f"the worker failed without starting a batch (return code {proc.returncode})")
-    report(_read_journal(journal)[0], args, time.time() - t0)
-
-
-def report(records: dict, args, seconds: float) -> None:
-    """Counts by outcome, then the first repros."""
     import symdiff as sd
 
+    report(_read_journal(journal)[0], args, time.time() - t0, f"symdiff {sd.__file__}, seed {args.seed}")
+
+
+def _pattern(detail: str) -> str:
+    """An error message without its numbers and names, to group similar failures."""
+    first = detail.splitlines()[0] if detail else ""
+    first = re.sub(r"slice\([^)]*\)", "slice(...)", re.sub(r"'[^']*'", "'.'", first))
+    return re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", first)[:110]
+
+
+def report(records: dict, args, seconds: float, source: str) -> None:
+    """Counts by outcome (and by message within each), then the first repros."""
     counts = Counter(r["kind"] for r in records.values())
-    print(f"symdiff {sd.__file__}  ops={args.ops} seed={args.seed} graphs={len(records)}  ({seconds:.0f} s)")
+    print(f"{source}  ops={args.ops} graphs={len(records)}  ({seconds:.0f} s)")
     for kind, n in counts.most_common():
         print(f"  {n:5d}  {kind}")
+        if not passed(kind):
+            messages = Counter(_pattern(r["detail"]) for r in records.values() if r["kind"] == kind)
+            for text, m in messages.most_common(6):
+                print(f"         {m:5d}  {text}")
     failing = [r for r in records.values() if not passed(r["kind"])]
     print(f"  passed {len(records) - len(failing)}, failed {len(failing)}")
     for r in failing[: args.repros]:
@@ -1274,7 +1285,7 @@ def main(argv=None) -> None:
         for path in args.report:
             records.update(_read_journal(path)[0])
         seconds = sum(json.loads(line).get("seconds", 0) for path in args.report for line in open(path))
-        report(records, args, seconds)
+        report(records, args, seconds, ", ".join(args.report))
     elif args.case:
         run_one(args.case, args.ops, args.batch, args.minimize, args.journal)
     elif args.worker:
