@@ -84,3 +84,18 @@ def test_batched_matmul_of_a_transposed_view():
     x, y = sd.tensor("x", (2, 4, 3)), sd.tensor("y", (2, 4, 5))
     f = sd.function([x, y], sd.transpose(x, (0, 2, 1)) @ y)
     np.testing.assert_allclose(f(x_val, y_val), np.transpose(x_val, (0, 2, 1)) @ y_val, rtol=1e-13)
+
+
+@pytest.mark.parametrize("build, numpy_value", [
+    (lambda B, u: (B @ u)[:] ** 2, lambda B, u: (B @ u) ** 2),  # printed as B @ u**2
+    (lambda B, u: (u * 2)[[0, 2]], lambda B, u: (u * 2)[[0, 2]]),  # printed as u*2[[0, 2]]
+    (lambda B, u: sd.outer(u, u)[:, [0, 2]], lambda B, u: np.outer(u, u)[:, [0, 2]]),
+])
+def test_printed_formula_of_a_whole_view_keeps_its_parentheses(build, numpy_value):
+    # x[:] (and the whole-tensor base of x[int_array]) printed its operand without the
+    # parentheses the surrounding operator needs, so the printed formula meant something else
+    B, u = sd.tensor("B", (3, 4)), sd.tensor("u", (4,))
+    rng = np.random.default_rng(5)
+    values = {"B": rng.standard_normal((3, 4)), "u": rng.standard_normal(4)}
+    text = sd.pprint(build(B, u))
+    np.testing.assert_allclose(sd.printing.evaluate(text, values), numpy_value(values["B"], values["u"]), rtol=1e-14)

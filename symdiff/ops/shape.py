@@ -192,6 +192,10 @@ class _Identity(TensorOp):
 
     is_view = True
 
+    @property
+    def precedence(self):  # it prints as its operand, so it binds as its operand does
+        return self.inputs[0].precedence
+
     def infer_type(self):
         return self.inputs[0].type, ()
 
