@@ -1092,6 +1092,53 @@ def _worker(args) -> None:
                 return
 
 
+def check_printing(sd, case: Case) -> tuple:
+    """Print the case's cost and gradients with ``sd.pprint`` and ``sd.latex`` and evaluate the
+    printed text with ``sd.printing.evaluate``: it must give NumPy's cost and the finite-difference
+    gradients.  Returns ``(kind, detail)``."""
+    shapes = {n: case.shapes.get(n, (None,) * len(INPUT_SHAPES[n])) for n in INPUT_SHAPES}
+    expected = expect(case, case.shared)
+    try:
+        built = build(sd, case, input_tensors(sd, shapes, case.dtype))
+    except Failure as fail:
+        return fail.kind, fail.detail
+    values = {**{n: v for n, v in case.inputs.items()}, **{n: np.asarray(v) for n, v in case.shared.items()}}
+    tol = _tolerances(case.dtype)
+    stage = "pprint"
+    try:
+        for what, expr, want in [("cost", built.cost, expected.outputs[0])] + [
+                (f"grad {n}", g, fd) for n, g, fd in zip(case.wrt, built.grads, expected.grads)]:
+            stage = "pprint"
+            text = sd.pprint(expr)
+            stage = "latex"
+            sd.latex(expr)
+            stage = "evaluate"
+            with np.errstate(all="ignore"):
+                got = np.broadcast_to(sd.printing.evaluate(text, values), np.shape(want))
+            scale = max(1.0, float(np.max(np.abs(want))))
+            _compare(f"printed {what}: {text!r}", np.asarray(got, dtype=np.float64) / scale, want / scale,
+                     tol["fd"], "printed formula wrong")
+    except Failure as fail:
+        return fail.kind, fail.detail
+    except Exception as exc:
+        return f"error:{stage}:{type(exc).__name__}", _short_error(exc)
+    return "ok", ""
+
+
+def run_printing(args) -> None:
+    """``check_printing`` over the cases of a run (no compilation)."""
+    import symdiff as sd
+
+    first, stop = _batch_range(args)
+    records = {}
+    t0 = time.time()
+    for index in range(first, stop):
+        for case in generate(args.seed, index, args.ops, args.batch):
+            kind, detail = check_printing(sd, case)
+            records[case.ident] = {"id": case.ident, "kind": kind, "detail": detail, "source": case.source()}
+    report(records, args, time.time() - t0, f"printing, symdiff {sd.__file__}, seed {args.seed}")
+
+
 def run_one(ident: str, ops: str, batch: int, minimal: bool = False, journal: str | None = None) -> None:
     """Run the case ``ident`` of a run alone (in this process) and print its outcome and source."""
     import symdiff as sd
@@ -1274,13 +1321,17 @@ def main(argv=None) -> None:
     parser.add_argument("--journal", default=None, help="JSON lines file (resumed if it exists)")
     parser.add_argument("--batches", default="", help="FIRST:STOP, a range of batches (to split a run)")
     parser.add_argument("--report", nargs="*", default=None, help="print the outcome of these journals together")
+    parser.add_argument("--printing", action="store_true",
+                        help="check sd.pprint/sd.latex and evaluate the printed formulas instead of compiling")
     parser.add_argument("--case", default="", help="run one case (SEED:BATCH:K) alone and print its repro")
     parser.add_argument("--minimize", action="store_true", help="with --case: shrink a failing case")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--only", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.report:
+    if args.printing:
+        run_printing(args)
+    elif args.report:
         records = {}
         for path in args.report:
             records.update(_read_journal(path)[0])
