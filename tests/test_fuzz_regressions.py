@@ -99,3 +99,16 @@ def test_printed_formula_of_a_whole_view_keeps_its_parentheses(build, numpy_valu
     values = {"B": rng.standard_normal((3, 4)), "u": rng.standard_normal(4)}
     text = sd.pprint(build(B, u))
     np.testing.assert_allclose(sd.printing.evaluate(text, values), numpy_value(values["B"], values["u"]), rtol=1e-14)
+
+
+def test_printed_reshape_to_a_run_time_quotient_is_integer_code():
+    # reshape(B, (3, 1, -1)) on a run-time shape printed its last size as B.shape[0]*B.shape[1]/3,
+    # a float NumPy refuses as a shape
+    B = sd.matrix("B")
+    t = sd.reshape(B, (3, 1, -1))
+    text = sd.pprint(t)
+    assert "//3" in text
+    data = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(sd.printing.evaluate(text, {"B": data}), data.reshape(3, 1, 4))
+    grad_text = sd.pprint(sd.grad(sd.sum(t ** 2), B))
+    np.testing.assert_allclose(sd.printing.evaluate(grad_text, {"B": data}), 2 * data, rtol=1e-15)

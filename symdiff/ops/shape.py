@@ -29,8 +29,16 @@ def _shape_text(printer, node: Node, dims: tuple) -> str:
         sizes_equal(d, e) for d, e in zip(dims, next(iter(vars_)).shape)
     ):
         return f"{next(iter(vars_)).name}.shape"
-    inner = ", ".join(printer._print(d) for d in dims)
+    inner = ", ".join(_size_text(printer, d) for d in dims)
     return f"({inner}{',' if len(dims) == 1 else ''})"
+
+
+def _size_text(printer, size) -> str:
+    """A size as integer code: an exact quotient prints with ``//`` (``n*m//3``, not ``n*m/3``)."""
+    num, den = sp.fraction(sp.together(size))
+    if den == 1:
+        return printer._print(size)
+    return f"({printer._print(num)})//{printer._print(den)}" if isinstance(num, sp.Add) else f"{printer._print(num)}//{printer._print(den)}"
 
 
 # --------------------------------------------------------------------------- broadcast
