@@ -112,3 +112,11 @@ def test_printed_reshape_to_a_run_time_quotient_is_integer_code():
     np.testing.assert_array_equal(sd.printing.evaluate(text, {"B": data}), data.reshape(3, 1, 4))
     grad_text = sd.pprint(sd.grad(sd.sum(t ** 2), B))
     np.testing.assert_allclose(sd.printing.evaluate(grad_text, {"B": data}), 2 * data, rtol=1e-15)
+
+
+def test_printed_strided_slice_of_a_run_time_axis_is_integer_code():
+    # B[:1:-2, 0:-3, None] printed its new shape with floor(...) of a float quotient
+    B = sd.matrix("B")
+    text = sd.pprint(B[:1:-2, 0:-3, None])
+    data = np.arange(30.0).reshape(6, 5)
+    np.testing.assert_array_equal(sd.printing.evaluate(text, {"B": data}), data[:1:-2, 0:-3, None])

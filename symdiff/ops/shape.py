@@ -34,7 +34,13 @@ def _shape_text(printer, node: Node, dims: tuple) -> str:
 
 
 def _size_text(printer, size) -> str:
-    """A size as integer code: an exact quotient prints with ``//`` (``n*m//3``, not ``n*m/3``)."""
+    """A size as integer code: quotients print with ``//`` (``n*m//3``, not ``n*m/3``;
+    ``(n + 1)//2``, not ``floor(n/2 + 1/2)``)."""
+    floors = {f: sp.Symbol(_quotient_text(printer, f.args[0])) for f in sp.sympify(size).atoms(sp.floor)}
+    return _quotient_text(printer, sp.sympify(size).xreplace(floors))
+
+
+def _quotient_text(printer, size) -> str:
     num, den = sp.fraction(sp.together(size))
     if den == 1:
         return printer._print(size)
