@@ -120,3 +120,11 @@ def test_printed_strided_slice_of_a_run_time_axis_is_integer_code():
     text = sd.pprint(B[:1:-2, 0:-3, None])
     data = np.arange(30.0).reshape(6, 5)
     np.testing.assert_array_equal(sd.printing.evaluate(text, {"B": data}), data[:1:-2, 0:-3, None])
+
+
+def test_printed_gradient_through_concatenate_of_a_strided_slice_is_integer_code():
+    # the piece of the adjoint cut back out of a concatenate printed its bounds as floor(n/2 + 1/2)
+    v, u = sd.vector("v"), sd.vector("u")
+    text = sd.pprint(sd.grad(sd.sum(sd.concatenate([v[::2], u]) * sd.concatenate([v[::2], u])), v))
+    values = {"v": np.array([1.0, 2.0, 3.0]), "u": np.array([4.0, 5.0])}
+    np.testing.assert_allclose(sd.printing.evaluate(text, values), [2.0, 0.0, 6.0], rtol=1e-15)

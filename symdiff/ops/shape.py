@@ -558,7 +558,7 @@ class AxisSlice(TensorOp):
         return [Concatenate(tuple(pieces), axis=self.axis) if len(pieces) > 1 else g]
 
     def _sympystr(self, printer):
-        start, stop = printer._print(self.start), printer._print(self.start + self.length)
+        start, stop = _size_text(printer, self.start), _size_text(printer, self.start + self.length)
         cut = ":, " * self.axis + f"{start}:{stop}"
         return f"{postfix(printer, self.inputs[0])}[{cut}]"
 
