@@ -643,6 +643,7 @@ OPS = [
 
 
 def _cost_term(b: Builder, t: Val) -> str:
+    """A scalar term of the cost made from ``t`` (non-linear mostly, so every gradient entry matters)."""
     forms = ["sd.sum(sd.sin({t}))", "sd.mean({t} ** 2)", "sd.sum({t} * {t}) * 0.5", "sd.sum(sd.cos({t}) * 1.5)",
              "{t}.sum()", "sd.sum(sd.tanh({t}))"]
     if t.ndim == 0:
@@ -651,6 +652,7 @@ def _cost_term(b: Builder, t: Val) -> str:
 
 
 def _build_body(b: Builder, n_ops: int) -> None:
+    """Add ``n_ops`` statements, each from an op of the builder's op set picked by weight."""
     enabled = [(f, w) for _, f, w, sets in OPS if b.ops in sets]
     weights = np.array([w for _, w in enabled])
     attempts = 0
@@ -677,6 +679,8 @@ def _finish(b: Builder) -> list:
 
 
 def make_inputs(rng: np.random.Generator, dtype: str, mode: str) -> tuple:
+    """Input values (three decimals, so repros print exactly) and declared shapes: static,
+    run-time (``None``) or a mix."""
     values, shapes = {}, {}
     for name, shape in INPUT_SHAPES.items():
         values[name] = np.round(rng.uniform(-1.5, 1.5, size=shape), 3).astype(dtype)
