@@ -448,7 +448,7 @@ def mean(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tenso
     """
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
-    total = Reduce((node,), kind="sum", axes=axes, keepdims=bool(keepdims))
+    total = _reduce("sum", node, axes, keepdims, None).node
     return named(Tensor(ew.Div((total, count(node, axes)))), name)
 
 
@@ -465,9 +465,9 @@ def var(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = 
     """
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
-    centre = ew.Div((Reduce((node,), kind="sum", axes=axes, keepdims=True), count(node, axes)))
+    centre = ew.Div((_reduce("sum", node, axes, True, None).node, count(node, axes)))
     deviation = ew.Sub((node, centre))
-    squares = Reduce((ew.Pow((deviation, b.const(2))),), kind="sum", axes=axes, keepdims=bool(keepdims))
+    squares = _reduce("sum", ew.Pow((deviation, b.const(2))), axes, keepdims, None).node
     n = count(node, axes)
     denominator = n if not ddof else ew.Sub((n, b.const(int(ddof))))
     return named(Tensor(ew.Div((squares, denominator))), name)

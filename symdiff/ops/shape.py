@@ -31,8 +31,22 @@ def _shape_text(printer, node: Node, dims: tuple) -> str:
         sizes_equal(d, e) for d, e in zip(dims, next(iter(vars_)).shape)
     ):
         return f"{next(iter(vars_)).name}.shape"
-    inner = ", ".join(printer._print(d) for d in dims)
+    inner = ", ".join(_size_text(printer, d) for d in dims)
     return f"({inner}{',' if len(dims) == 1 else ''})"
+
+
+def _size_text(printer, size) -> str:
+    """A size as integer code: quotients print with ``//`` (``n*m//3``, not ``n*m/3``;
+    ``(n + 1)//2``, not ``floor(n/2 + 1/2)``)."""
+    floors = {f: sp.Symbol(_quotient_text(printer, f.args[0])) for f in sp.sympify(size).atoms(sp.floor)}
+    return _quotient_text(printer, sp.sympify(size).xreplace(floors))
+
+
+def _quotient_text(printer, size) -> str:
+    num, den = sp.fraction(sp.together(size))
+    if den == 1:
+        return printer._print(size)
+    return f"({printer._print(num)})//{printer._print(den)}" if isinstance(num, sp.Add) else f"{printer._print(num)}//{printer._print(den)}"
 
 
 # --------------------------------------------------------------------------- broadcast
@@ -243,6 +257,10 @@ class _Identity(TensorOp):
     """A reshape to the same shape: the user's node, kept so that naming it names only it."""
 
     is_view = True
+
+    @property
+    def precedence(self):  # it prints as its operand, so it binds as its operand does
+        return self.inputs[0].precedence
 
     def infer_type(self):
         return self.inputs[0].type, ()
@@ -637,7 +655,7 @@ class AxisSlice(TensorOp):
         return [Concatenate(tuple(pieces), axis=axis) if len(pieces) > 1 else g]
 
     def _sympystr(self, printer):
-        start, stop = printer._print(self.start), printer._print(self.start + self.length)
+        start, stop = _size_text(printer, self.start), _size_text(printer, self.start + self.length)
         cut = ":, " * self.axis + f"{start}:{stop}"
         return f"{postfix(printer, self.inputs[0])}[{cut}]"
 
