@@ -171,7 +171,7 @@ COMMITTED = ROOT / "benchmarks" / "results.md"
 
 def missing_packages(tools):
     """The packages the chosen tools import that are not installed, in a stable order."""
-    needed = dict.fromkeys(pkg for tool in tools for pkg in REQUIRES[TOOLS[tool][0]])
+    needed = dict.fromkeys(pkg for tool in tools for pkg in REQUIRES.get(TOOLS[tool][0], []))
     return [pkg for pkg in needed if importlib.util.find_spec(pkg) is None]
 
 
