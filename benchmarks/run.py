@@ -7,6 +7,7 @@ Usage (venv active; peers from `pip install -e '.[bench]'`):
     python benchmarks/run.py --only W1,W4 --tools jax,numba,symdiff
     python benchmarks/run.py --no-cached          # skip the cached-compile processes
     python benchmarks/run.py --threads 0          # libraries' default threading
+    python benchmarks/run.py --only W3 --repeat 5  # median of 5 whole runs (shared machines)
 
 Workloads are described in benchmarks/workloads.py, tools in benchmarks/tools/.
 A tool that is not installed (or symdiff without the needed API) is skipped
@@ -26,7 +27,8 @@ Columns:
   compile cold    building the function + first call, minus the median call;
                   "-" for tools that do not compile (and Python loops)
   compile cached  the same in the second process, with the caches filled
-  vs numba        median / median of the hand-written Numba reference
+  vs reference    median / median of the reference: the hand-written Numba code, or for
+                  W3 the hand-written NumPy closed form
 
 The markdown table goes to stdout, and to a file with --out PATH. The committed
 benchmarks/results.md is written only with --update-results (a full run: no
@@ -40,6 +42,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,13 +52,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.tools import REFERENCE, TOOLS
+from benchmarks.tools import REFERENCE, REFERENCES, REQUIRES, TOOLS
 from benchmarks.workloads import DATA
-from benchmarks.tools import REQUIRES
 
-CASES = {"W1": ["step", "loop"], "W2": ["step"], "W4": ["grad"]}
+CASES = {"W1": ["step", "loop"], "W2": ["step"], "W3": ["hessian", "hvp"], "W4": ["grad"]}
 THREAD_VARS = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"]
-LABELS = {"step": "one SGD step", "loop": "1000 SGD steps", "grad": "gradient"}
+LABELS = {"step": "one SGD step", "loop": "1000 SGD steps", "grad": "gradient",
+          "hessian": "200x200 Hessian", "hvp": "Hessian-vector product"}
 
 
 def run_worker(tool, workload, cache, cached, args):
@@ -108,6 +111,19 @@ def collect(tool, workload, args):
     return res
 
 
+def combine(runs):
+    """One result from repeated runs of a (tool, workload): each row's median_s is the
+    median over the runs in which it was ok (the first run's row otherwise)."""
+    res = runs[0]
+    for case, row in res["cold"].items():
+        times = [r["cold"][case]["median_s"] for r in runs
+                 if r["cold"].get(case, {}).get("status") == "ok" and "median_s" in r["cold"][case]]
+        if times and row.get("status") == "ok":
+            row["median_s"] = statistics.median(times)
+            row["runs"] = len(times)
+    return res
+
+
 def fmt_time(s):
     if s is None:
         return "-"
@@ -129,12 +145,12 @@ def compile_time(row, first_s):
 
 def table(results, workloads, tools):
     """Markdown table rows, plus notes for skipped, failed and WRONG cases."""
-    lines = [f"| workload | tool | median | compile cold | compile cached | vs {REFERENCE} |",
+    lines = ["| workload | tool | median | compile cold | compile cached | vs reference |",
              "|---|---|---:|---:|---:|---:|"]
     notes = []
     for wl in workloads:
         for case in CASES[wl]:
-            ref = results.get((REFERENCE, wl), {}).get("cold", {}).get(case, {})
+            ref = results.get((REFERENCES.get(wl, REFERENCE), wl), {}).get("cold", {}).get(case, {})
             for tool in tools:
                 res = results[(tool, wl)]
                 row = res["cold"][case]
@@ -179,6 +195,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 samples of >= 20 ms each")
     ap.add_argument("--only", default=",".join(DATA), help="workloads, e.g. W1,W4")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the whole suite this many times and report, per row, the median of the runs' medians")
     ap.add_argument("--tools", default=",".join(TOOLS), help="e.g. jax,numba,symdiff")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads per process, pinned to that many cores (0: library defaults)")
@@ -206,15 +224,18 @@ def main():
     outs = [Path(p) for p in [args.out] if p] + ([COMMITTED] if args.update_results else [])
 
     start, load_start = time.time(), os.getloadavg()[0]
-    results, versions = {}, {}
-    for wl in workloads:
-        for tool in tools:
-            t0 = time.time()
-            results[(tool, wl)] = res = collect(tool, wl, args)
-            versions[tool] = res["version"] or versions.get(tool)
-            status = ", ".join(f"{c} {r['status']}" for c, r in res["cold"].items())
-            print(f"{wl} {tool}: {status} ({time.time() - t0:.0f} s)", file=sys.stderr,
-                  flush=True)
+    runs, versions = {}, {}
+    for k in range(args.repeat):  # whole rounds, so a burst of load on the machine hits every tool alike
+        for wl in workloads:
+            for tool in tools:
+                t0 = time.time()
+                res = collect(tool, wl, args)
+                runs.setdefault((tool, wl), []).append(res)
+                versions[tool] = res["version"] or versions.get(tool)
+                status = ", ".join(f"{c} {r['status']}" for c, r in res["cold"].items())
+                print(f"[{k + 1}/{args.repeat}] {wl} {tool}: {status} ({time.time() - t0:.0f} s)",
+                      file=sys.stderr, flush=True)
+    results = {key: combine(value) for key, value in runs.items()}
 
     lines, notes = table(results, workloads, tools)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -228,10 +249,13 @@ def main():
         "Tools (a Python loop runs the 1000 steps where no compiled loop is named):",
         *[f"- {t} {versions[t] or '(not run)'}: {TOOLS[t][2]}" for t in tools],
         "",
-        (f"Median: one call, median of {args.repeats} samples after a warm-up. Compile: "
-         "building the function plus its first call, minus the median call; cold in a fresh "
-         f"process with empty caches, cached in a second fresh process. vs {REFERENCE}: "
-         "median / the reference's median."),
+        (f"Median: one call, median of {args.repeats} samples after a warm-up"
+         + (f", then the median of {args.repeat} whole runs of the suite" if args.repeat > 1 else "")
+         + ". Compile: building the function plus its first call, minus the median call; cold in a "
+         "fresh process with empty caches, cached in a second fresh process (first run). "
+         "vs reference: median / the reference's median; the reference is "
+         + ", ".join(f"{t} for {w}" for w, t in sorted(REFERENCES.items()))
+         + f", {REFERENCE} for the other workloads."),
         (f"Threads: {args.threads} per process (pinned to {args.threads} core(s); "
          f"{', '.join(THREAD_VARS)}={args.threads})." if args.threads else
          "Threads: each library's default, not pinned; the Numba reference is serial."),

@@ -3,7 +3,7 @@
     python -m benchmarks.worker TOOL WORKLOAD OUT.json [--cached] [--repeats N] [--min-batch S]
 
 Called by run.py, from the repository root. For each case of the workload
-(W1: step and loop; W2: step; W4: grad) a row records:
+(W1: step and loop; W2: step; W3: hessian and hvp; W4: grad) a row records:
   first_s   building the function plus its first call (includes compilation),
   median_s  median time of one call after a warm-up call (not with --cached),
   status    ok | WRONG (disagrees with the NumPy reference, then not timed) |
@@ -61,22 +61,40 @@ def failed(row, exc):
     row.update(status=status, note=f"{type(exc).__name__}: {text}"[:300])
 
 
+FIRST_CASE = {"W3": "hessian", "W4": "grad"}  # default: "step"
+
+
+def prepare(module, name, data, options, row, want):
+    """Build the tool's case ``name`` and run it once (timed into ``row``); the Case or None."""
+    try:
+        t0 = time.perf_counter()
+        factory = getattr(module, name, None)
+        if factory is None:
+            raise Skip(f"{module.__name__.rsplit('.', 1)[-1]} has no {name}")
+        case = factory(data, **options)
+        out = case.run()
+        row["first_s"] = time.perf_counter() - t0
+        if want and not agrees([out, *case.state()], want):
+            row["status"] = "WRONG"
+        return case
+    except Exception as e:  # any failure of the tool is reported, not raised
+        failed(row, e)
+        return None
+
+
 def bench(module, options, workload, cached, repeats, min_batch):
     data = wl.DATA[workload]()
     want = None if cached else wl.expected(workload, data)
-    first = "grad" if workload == "W4" else "step"
+    first = FIRST_CASE.get(workload, "step")
     rows = [{"case": first, "compiled": module.COMPILES, "status": "ok"}]
-    try:
-        t0 = time.perf_counter()
-        case = getattr(module, workload.lower())(data, **options)
-        out = case.run()
-        rows[0]["first_s"] = time.perf_counter() - t0
-        if want and not agrees([out, *case.state()], want[first]):
-            rows[0]["status"] = "WRONG"
-    except Exception as e:  # any failure of the tool is reported, not raised
-        failed(rows[0], e)
+    case = prepare(module, workload.lower(), data, options, rows[0], want and want[first])
 
     runs = {first: lambda: case.run()}
+    if workload == "W3":
+        row = {"case": "hvp", "compiled": module.COMPILES, "status": "ok"}
+        rows.append(row)
+        hvp = prepare(module, "w3_hvp", data, options, row, want and want["hvp"])
+        runs["hvp"] = lambda: hvp.run()
     if workload == "W1":
         row = {"case": "loop", "status": rows[0]["status"], "note": rows[0].get("note")}
         rows.append(row)

@@ -7,6 +7,9 @@ W1  two-layer sigmoid network, X (1000, 4) -> 20 -> 1, squared-error loss,
     SGD with lr 0.5 on w0, b0, w1, b1.
 W2  784-256-10 tanh MLP, softmax cross-entropy on one-hot labels, batch 128,
     SGD with lr 0.1 on W1, b1, W2, b2.
+W3  the full 200x200 Hessian of logistic regression (mean log-loss
+    -y*log(s) - (1 - y)*log(1 - s), s = sigmoid(X @ w)) on N = 2000 rows, and a
+    Hessian-vector product on the same problem.
 W4  gradient of sum(tanh(x) * exp(-x**2) + log1p(x**2)) for 10**6 values.
 """
 
@@ -42,6 +45,13 @@ def w2_data():
         rng.standard_normal(10) * 0.01,
     ]
     return {"X": X, "T": T, "params": params}
+
+
+def w3_data():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((2000, 200)) / np.sqrt(200)
+    y = (rng.random(2000) < 0.5).astype(np.float64)
+    return {"X": X, "y": y, "w": rng.standard_normal(200), "v": rng.standard_normal(200)}
 
 
 def w4_data():
@@ -84,6 +94,22 @@ def w2_step(X, T, params, lr=LR_W2):
     return loss
 
 
+def w3_weights(X, w):
+    """The per-row weights s*(1 - s)/N of the log-loss Hessian."""
+    s = sigmoid(X @ w)
+    return s * (1 - s) / X.shape[0]
+
+
+def w3_hessian(X, w):
+    """The closed form X.T @ (X * d[:, None]) with d = s*(1 - s)/N."""
+    return X.T @ (X * w3_weights(X, w)[:, None])
+
+
+def w3_hvp(X, w, v):
+    """The Hessian times v without forming it: X.T @ (d * (X @ v))."""
+    return X.T @ (w3_weights(X, w) * (X @ v))
+
+
 def w4_grad(x):
     t = np.tanh(x)
     e = np.exp(-x * x)
@@ -99,6 +125,9 @@ def expected(workload, data):
     """
     if workload == "W4":
         return {"grad": [w4_grad(data["x"])]}
+    if workload == "W3":
+        return {"hessian": [w3_hessian(data["X"], data["w"])],
+                "hvp": [w3_hvp(data["X"], data["w"], data["v"])]}
     params = [p.copy() for p in data["params"]]
     if workload == "W2":
         return {"step": [w2_step(data["X"], data["T"], params), *params]}
@@ -109,4 +138,4 @@ def expected(workload, data):
     return out
 
 
-DATA = {"W1": w1_data, "W2": w2_data, "W4": w4_data}
+DATA = {"W1": w1_data, "W2": w2_data, "W3": w3_data, "W4": w4_data}

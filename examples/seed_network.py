@@ -17,15 +17,17 @@ def make_data(n: int = 1000, seed: int = 1):
     return X, y
 
 
-def build_network(seed: int = 0):
-    """The issue's network: returns ``(X, y, params, yp, loss)`` with params [w0, b0, w1, b1]."""
-    X = sd.matrix("X")
-    y = sd.matrix("y")
+def build_network(seed: int = 0, dtype: str = "float64"):
+    """The issue's network: returns ``(X, y, params, yp, loss)`` with params [w0, b0, w1, b1].
+
+    The tests build it from here too, so there is one definition of it."""
+    X = sd.matrix("X", dtype=dtype)
+    y = sd.matrix("y", dtype=dtype)
     rng = np.random.default_rng(seed)
-    w0 = sd.shared(rng.standard_normal((4, 20)), name="w0")
-    b0 = sd.shared(np.zeros(20), name="b0")
-    w1 = sd.shared(rng.standard_normal((20, 1)), name="w1")
-    b1 = sd.shared(np.zeros(1), name="b1")
+    w0 = sd.shared(rng.standard_normal((4, 20)).astype(dtype), name="w0")
+    b0 = sd.shared(np.zeros(20, dtype=dtype), name="b0")
+    w1 = sd.shared(rng.standard_normal((20, 1)).astype(dtype), name="w1")
+    b1 = sd.shared(np.zeros(1, dtype=dtype), name="b1")
     h = sd.sigmoid(X @ w0 + b0, name="h")
     yp = sd.sigmoid(h @ w1 + b1, name="yp")
     loss = sd.mean(0.5 * (yp - y) ** 2, name="loss")

@@ -9,8 +9,9 @@ from .ops.reductions import (argmax, argmin, log_softmax, logsumexp, max, mean, 
 from .ops.linalg import dot, matmul, outer
 from .ops.shape import broadcast_to, concatenate, expand_dims, reshape, stack, transpose
 from .grad import grad
+from .derivatives import hessian, hvp, jacobian
 from .printing import debugprint, latex, pprint
-from .graphviz import dot, draw
+from .graphviz import draw
 from .runtime.function import Function, config, function
 from .runtime.cache import cache_dir, clear_cache
 from .codegen.emit import LoweringError

@@ -34,11 +34,18 @@ def grad(cost: Tensor, wrt: "Tensor | Sequence[Tensor]", disconnected: str = "ra
     structure); each may be an input, a shared variable or an intermediate
     expression of ``cost`` (its gradient is then the total derivative).
     ``disconnected`` says what to do when ``cost`` does not depend on one of
-    them: ``"raise"``, ``"warn"`` or ``"ignore"`` (both give zeros).
+    them: ``"raise"``, ``"warn"`` or ``"ignore"`` (both give zeros).  Ops
+    without a derivative (``argmax``, ``argmin``, comparisons, casts to
+    integers, ``onehot`` of labels) pass no gradient: a target reached only
+    through them counts as disconnected, and the error names them.
 
     >>> x = sd.vector("x")
     >>> sd.pprint(sd.grad(sd.sum(x**2), x))
     '2*x'
+    >>> sd.pprint(sd.grad(sd.sum(x**2) + sd.argmax(x) * 1.0, x))
+    '2*x'
+    >>> sd.pprint(sd.grad(sd.argmax(x) * 1.0, x, disconnected="ignore"))
+    'broadcast_to(0, x.shape)'
     """
     if disconnected not in ("raise", "warn", "ignore"):
         raise ValueError(f"disconnected must be 'raise', 'warn' or 'ignore', got {disconnected!r}")
@@ -85,9 +92,15 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
     for t in targets:
         g = adjoints.get(id(t))
         if g is None:
-            message = f"grad: the cost does not depend on {_describe(t)}"
+            blockers = _blocking_ops(stable, t)
+            if blockers:
+                message = (f"grad: the cost depends on {_describe(t)} only through operations without a "
+                           f"derivative ({'; '.join(blockers)})")
+            else:
+                message = f"grad: the cost does not depend on {_describe(t)}"
             if disconnected == "raise":
-                raise ValueError(message + " (it is not part of the cost's graph); pass disconnected='ignore' to get zeros")
+                where = "" if blockers else " (it is not part of the cost's graph)"
+                raise ValueError(message + where + "; pass disconnected='ignore' to get zeros")
             if disconnected == "warn":
                 warnings.warn(message + "; its gradient is zero", stacklevel=3)
             g = b.zero()
@@ -98,6 +111,22 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
     return simplify_gradients(results, context=(cost,)) if simplify else results
 
 
+def _blocking_ops(cost: Node, target: Node) -> list:
+    """Sketches of the ops without a derivative (argmax, comparisons, integer casts, ...)
+    through which ``cost`` depends on ``target``: empty if it does not depend on it."""
+    from .printing import brief
+
+    order = postorder([cost])
+    depends = {id(target)}
+    blockers = []
+    for node in order:
+        if any(id(c) in depends for c in node.inputs):
+            depends.add(id(node))
+            if not node.differentiable:
+                blockers.append(brief(node, depth=2, width=40))
+    return blockers[:3]
+
+
 def _describe(node: Node) -> str:
     from .printing import brief
 
@@ -105,13 +134,18 @@ def _describe(node: Node) -> str:
 
 
 def reverse_accumulate(cost: Node, targets: Sequence[Node], on_step: Callable | None = None,
-                       facts: SizeFacts | None = None) -> dict:
+                       facts: SizeFacts | None = None, seed: Node | None = None, nb: int = 0) -> dict:
     """``{id(target): adjoint}`` for the targets ``cost`` depends on, by one reverse sweep.
 
     Each adjoint is a total derivative (the sweep does not stop at a target).
     ``on_step(node, adjoint, pushed)``, if given, sees each node the sweep
     visits, with its summed adjoint and the ``(operand, contribution)`` pairs it
     sends on.
+
+    ``seed`` is the adjoint of ``cost`` (default 1).  With ``nb`` batch axes the
+    sweep is batched: ``seed`` has shape ``B + cost.shape`` with ``len(B) == nb``,
+    and every adjoint carries the leading axes ``B`` (an identity seed gives
+    the Jacobian, see :mod:`symdiff.derivatives`).
     """
     order = postorder([cost])
     if facts is None:
@@ -121,14 +155,14 @@ def reverse_accumulate(cost: Node, targets: Sequence[Node], on_step: Callable | 
     for node in order:
         if id(node) in wanted or (node.differentiable and any(id(c) in reaches for c in node.inputs)):
             reaches.add(id(node))
-    contributions: dict = {id(cost): [b.one(cost)]}
+    contributions: dict = {id(cost): [b.one(cost) if seed is None else seed]}
     adjoints = {}
     for node in reversed(order):
         parts = contributions.pop(id(node), None)
         if parts is None or id(node) not in reaches:
             continue
         g = _sum(parts)
-        pushed = local_vjps(node, g, reaches, facts)
+        pushed = local_vjps(node, g, reaches, facts, nb)
         if on_step is not None:
             on_step(node, g, pushed)
         if id(node) in wanted:
@@ -147,13 +181,15 @@ def _sum(parts: list) -> Node:
     return b.add_all(nonzero) if nonzero else parts[0]
 
 
-def local_vjps(node: Node, g: Node, reaches: set, facts: SizeFacts) -> list:
+def local_vjps(node: Node, g: Node, reaches: set, facts: SizeFacts, nb: int = 0) -> list:
     """``(operand, contribution)`` pairs: ``node``'s adjoint ``g`` pushed to each
     operand that leads to a target, summed down to the operand's shape.
 
     Adjoints may be smaller than their node (``1/N`` stands for that value
     broadcast over a mean's operand): elementwise rules keep them small, and
-    tensor ops get them broadcast to full shape first.
+    tensor ops get them broadcast to full shape first.  In a batched sweep
+    (``nb`` leading batch axes) every non-zero adjoint has ``nb + node.ndim``
+    axes (size 1 where it is constant); tensor ops see them as ``B + node.shape``.
     """
     wanted = [id(c) in reaches for c in node.inputs]
     if not any(wanted):
@@ -161,8 +197,9 @@ def local_vjps(node: Node, g: Node, reaches: set, facts: SizeFacts) -> list:
     if _is_zero(g):  # a structurally zero adjoint: the operands get zero, not NaN from 0*inf
         return [(c, g) for c, w in zip(node.inputs, wanted) if w]
     if isinstance(node, TensorOp):
-        if not (g.ndim == node.ndim and facts.same_shape(g.shape, node.shape)):
-            g = expand(g, node.shape, node.dtype)
+        full = tuple(g.shape[:nb]) + tuple(node.shape)
+        if not (g.ndim == len(full) and facts.same_shape(g.shape, full)):
+            g = expand(g, full, node.dtype)
         parent = None
     else:
         parent = node.shape
@@ -171,22 +208,29 @@ def local_vjps(node: Node, g: Node, reaches: set, facts: SizeFacts) -> list:
         if not w or contribution is None:
             continue
         # a tensor op's contribution has its operand's shape, a smaller one that broadcasts
-        # to it, or a bigger one the operand was broadcast to (a batched matmul's operand)
-        shape = parent or (contribution.shape if contribution.ndim > operand.ndim else operand.shape)
-        out.append((operand, sum_to(contribution, shape, operand.shape)))
+        # to it, or a bigger one the operand was broadcast to (a batched matmul's operand);
+        # in a batched sweep, after the nb batch axes
+        shape = parent or (contribution.shape[nb:] if contribution.ndim - nb > operand.ndim else operand.shape)
+        out.append((operand, sum_to(contribution, shape, operand.shape, nb)))
     return out
 
 
-def sum_to(expr: Node, parent_shape: tuple, target: tuple) -> Node:
+def sum_to(expr: Node, parent_shape: tuple, target: tuple, nb: int = 0) -> Node:
     """Sum ``expr`` (an adjoint for a value of ``parent_shape``, or smaller and
     broadcastable to it) down to an operand of shape ``target`` that was
     broadcast to ``parent_shape``.
 
     Where ``expr`` is constant along a summed axis (it is smaller than the
     parent there), the sum is a product with that axis' length, which keeps
-    formulas readable.
+    formulas readable.  The first ``nb`` axes of ``expr`` are batch axes: they
+    are kept as they are (``expr`` then has ``nb + len(parent_shape)`` axes).
     """
-    eshape = expr.shape
+    if nb and not _is_zero(expr) and expr.ndim != nb + len(parent_shape):
+        raise RuntimeError(f"batched adjoint of shape {fmt_shape(expr.shape)} does not carry {nb} batch axes "
+                           f"before the shape {fmt_shape(parent_shape)}")
+    if nb and _is_zero(expr):
+        return expr
+    eshape = expr.shape[nb:]
     lead = len(parent_shape) - len(target)
     offset = len(parent_shape) - len(eshape)
     summed, lengths = [], []
@@ -200,8 +244,8 @@ def sum_to(expr: Node, parent_shape: tuple, target: tuple) -> Node:
             summed.append(k - offset)
     dropped = len(eshape) - len(target)
     out = expr
-    keep = tuple(k for k in summed if k >= dropped)
-    drop = tuple(k for k in summed if k < dropped)
+    keep = tuple(nb + k for k in summed if k >= dropped)
+    drop = tuple(nb + k for k in summed if k < dropped)
     if keep:
         out = Reduce((out,), kind="sum", axes=keep, keepdims=True)
     if drop:
@@ -211,9 +255,9 @@ def sum_to(expr: Node, parent_shape: tuple, target: tuple) -> Node:
 
         n = sp.Mul(*lengths)
         out = b.mul(out, count(_Shaped(n), (0,)))
-    extra = len(out.shape) - len(target)
+    extra = len(out.shape) - nb - len(target)
     if extra > 0:
-        out = reshape_node(out, out.shape[extra:])
+        out = reshape_node(out, out.shape[:nb] + out.shape[nb + extra:])
     return out
 
 

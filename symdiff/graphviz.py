@@ -68,7 +68,18 @@ def dot(x: "Tensor | list") -> str:
 
 def draw(x: "Tensor | list", path: str) -> Path:
     """Render the graph of ``x`` to ``path`` (format from its suffix: .svg, .png, .pdf)
-    with Graphviz's ``dot``; without Graphviz, raise saying how to get it."""
+    with Graphviz's ``dot`` and return the path; without Graphviz, raise
+    RuntimeError saying how to get it.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "graph.svg")
+    >>> try:
+    ...     drawn = sd.draw(sd.exp(sd.vector("x")), path).exists()
+    ... except RuntimeError as e:  # Graphviz is not installed: the message says how to get it
+    ...     drawn = "apt-get install graphviz" in str(e)
+    >>> drawn
+    True
+    """
     path = Path(path)
     program = shutil.which("dot")
     if program is None:

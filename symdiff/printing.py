@@ -149,9 +149,10 @@ def _is_trivial(node: Node) -> bool:
     return False
 
 
-def formula(root: Node, extra_roots: tuple = ()) -> Formula:
+def formula(root: Node, extra_roots: tuple = (), reserved: frozenset = frozenset()) -> Formula:
     """Split the graph of ``root`` (and ``extra_roots``, printed alongside) into a main
-    formula and named definitions (see module doc)."""
+    formula and named definitions (see module doc); fresh names (``t1``, ...) avoid
+    the names in ``reserved``."""
     roots = merge_equal([root, *extra_roots])
     root = roots[0]
     visible = postorder(roots)
@@ -162,7 +163,7 @@ def formula(root: Node, extra_roots: tuple = ()) -> Formula:
         for k in getattr(node, "repeated_inputs", ()):  # an operand its formula shows twice
             uses[id(node.inputs[k])] += 1
     names: dict = {}
-    taken = {n.name for n in visible if isinstance(n, Variable)}
+    taken = {n.name for n in visible if isinstance(n, Variable)} | set(reserved)
     counts: dict = {}
     counter = 0
     height: dict = {}
@@ -270,6 +271,15 @@ def debugprint(x: "Tensor | Node", file=None) -> str:
     """An indented tree of ``x``: one line per node with its op, shape and dtype.
 
     A node met again is printed as a reference ``(see #k)`` instead of again.
+
+    >>> h = sd.exp(sd.vector("x"))
+    >>> print(sd.debugprint(h * h + 1))
+    #1 Add  (None,) float64
+      #2 Mul  (None,) float64
+        #3 Exp  (None,) float64
+          #4 input x  (None,) float64
+        (see #3) Exp
+      #5 1  () int64 (weak)
     """
     root = _node(x)
     ids: dict = {}

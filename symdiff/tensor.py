@@ -21,7 +21,18 @@ Shape = Sequence["int | None"]
 
 
 class Tensor:
-    """A symbolic tensor: a handle on one node of the graph, with NumPy-like operators."""
+    """A symbolic tensor: a handle on one node of the graph, with NumPy-like operators.
+
+    Operators, ``sd.NAME`` functions, NumPy functions (``np.exp(x)``) and the
+    methods below each add one node; nothing is computed until ``sd.function``.
+
+    >>> X = sd.matrix("X", shape=(None, 3))
+    >>> h = sd.tanh(X @ np.ones((3, 2)))
+    >>> h.static_shape, h.dtype
+    ((None, 2), 'float64')
+    >>> np.exp(X[:, 0]) + 1
+    Tensor(exp(X[:, 0]) + 1, shape=(None,), dtype=float64)
+    """
 
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
@@ -33,28 +44,63 @@ class Tensor:
     # -- type -------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        """The shape: ints for sizes known now, symbolic int64 tensors for run-time ones."""
+        """The shape: ints for sizes known now, symbolic int64 tensors for run-time ones.
+
+        >>> X = sd.matrix("X", shape=(None, 3))
+        >>> X.shape
+        (Tensor(X.shape[0], shape=(), dtype=int64), 3)
+        >>> sd.pprint(sd.sum(X) / X.shape[0])
+        'sum(X)/X.shape[0]'
+        """
         return tuple(int(d) if d.is_Integer else Tensor(Size((), size=d)) for d in self.node.shape)
 
     @property
     def static_shape(self) -> tuple:
-        """The shape with ``None`` for sizes known only at run time."""
+        """The shape with ``None`` for sizes known only at run time.
+
+        >>> sd.matrix("X", shape=(None, 3)).T.static_shape
+        (3, None)
+        """
         return tuple(static_or_none(d) for d in self.node.shape)
 
     @property
     def ndim(self) -> int:
+        """The number of axes.
+
+        >>> sd.tensor("T", (2, None, 4)).ndim
+        3
+        """
         return self.node.ndim
 
     @property
     def dtype(self) -> str:
+        """The dtype's name, NumPy 2's promotion applied (Python numbers are weak).
+
+        >>> x = sd.vector("x", dtype="float32")
+        >>> (x * 2.5).dtype, (x * np.float64(2.5)).dtype, (x > 0).dtype
+        ('float32', 'float64', 'bool')
+        """
         return self.node.dtype
 
     @property
     def name(self) -> str | None:
+        """The variable's name, or the display name given with ``named`` (else None).
+
+        >>> sd.vector("x").name, (sd.vector("x") * 2).name
+        ('x', None)
+        """
         return self.node.name
 
     def named(self, name: str) -> "Tensor":
-        """Give this expression a display name; formulas then stop at it."""
+        """Give this expression a display name; formulas then stop at it.
+
+        >>> x = sd.vector("x")
+        >>> h = sd.tanh(x).named("h")
+        >>> print(sd.pprint(sd.grad(sd.sum(h ** 2), x)))
+        2*h*(1 - h**2)
+        where
+          h = tanh(x)
+        """
         if isinstance(self.node, Variable):
             raise ValueError(f"{self.node.name!r} is a variable: its name is fixed")
         self.node.name = str(name)
@@ -202,9 +248,19 @@ class Tensor:
     # -- methods mirroring NumPy's ------------------------------------------
     @property
     def T(self) -> "Tensor":
+        """The transpose (axes reversed).
+
+        >>> sd.pprint(sd.matrix("X").T @ sd.vector("y"))
+        'X.T @ y'
+        """
         return _shape.transpose(self)
 
     def transpose(self, *axes) -> "Tensor":
+        """Permute the axes (reversed by default), as ``ndarray.transpose``.
+
+        >>> sd.tensor("T", (2, 3, 4)).transpose(2, 0, 1).static_shape
+        (4, 2, 3)
+        """
         if len(axes) == 1 and not isinstance(axes[0], int):
             axes = axes[0]
         return _shape.transpose(self, axes or None)
@@ -213,48 +269,126 @@ class Tensor:
         return _shape.getitem(self, index)
 
     def reshape(self, *shape) -> "Tensor":
+        """The same entries in a new shape (one size may be -1), as ``ndarray.reshape``.
+
+        >>> sd.matrix("X", shape=(None, 4)).reshape(-1, 2).static_shape
+        (None, 2)
+        """
         return _shape.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, Tensor)) else shape)
 
     def flatten(self) -> "Tensor":
+        """The entries as a vector, in C order.
+
+        >>> sd.tensor("T", (2, 3, 4)).flatten().static_shape
+        (24,)
+        """
         return _shape.reshape(self, (-1,))
 
     def ravel(self) -> "Tensor":
+        """The same as :meth:`flatten`.
+
+        >>> sd.matrix("X", shape=(2, 3)).ravel().static_shape
+        (6,)
+        """
         return self.flatten()
 
     def astype(self, dtype) -> "Tensor":
+        """The entries converted to ``dtype`` (see :func:`symdiff.cast`).
+
+        >>> x = sd.vector("x")
+        >>> x.astype("float32").dtype, x.astype(np.int32).dtype
+        ('float32', 'int32')
+        """
         return _ew.cast(self, dtype)
 
     def dot(self, other) -> "Tensor":
+        """NumPy's ``dot`` with ``other`` (1-D and 2-D operands).
+
+        >>> sd.pprint(sd.matrix("X").dot(sd.vector("w")))
+        'X @ w'
+        """
         return _la.dot(self, other)
 
     def sum(self, axis=None, keepdims=False):
+        """See :func:`symdiff.sum`.
+
+        >>> sd.pprint(sd.matrix("X").sum(axis=1))
+        'sum(X, axis=1)'
+        """
         return _red.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
+        """See :func:`symdiff.mean`.
+
+        >>> print(sd.pprint(sd.matrix("X").mean(axis=0)))
+        sum(X, axis=0)/N
+        where
+          N = X.shape[0]
+        """
         return _red.mean(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
+        """See :func:`symdiff.max`.
+
+        >>> sd.matrix("X").max(axis=1, keepdims=True).static_shape
+        (None, 1)
+        """
         return _red.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
+        """See :func:`symdiff.min`.
+
+        >>> sd.pprint(sd.vector("x").min())
+        'min(x)'
+        """
         return _red.min(self, axis=axis, keepdims=keepdims)
 
     def prod(self, axis=None, keepdims=False):
+        """See :func:`symdiff.prod`.
+
+        >>> sd.pprint(sd.matrix("X").prod(axis=0))
+        'prod(X, axis=0)'
+        """
         return _red.prod(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, ddof=0, keepdims=False):
+        """See :func:`symdiff.var`.
+
+        >>> sd.matrix("X", shape=(None, 3)).var(axis=0, ddof=1).static_shape
+        (3,)
+        """
         return _red.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def std(self, axis=None, ddof=0, keepdims=False):
+        """See :func:`symdiff.std`.
+
+        >>> sd.matrix("X").std(axis=1, keepdims=True).static_shape
+        (None, 1)
+        """
         return _red.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False):
+        """See :func:`symdiff.argmax`.
+
+        >>> sd.pprint(sd.matrix("Z").argmax(axis=1) == sd.vector("labels", dtype="int64"))
+        'argmax(Z, axis=1) == labels'
+        """
         return _red.argmax(self, axis=axis, keepdims=keepdims)
 
     def argmin(self, axis=None, keepdims=False):
+        """See :func:`symdiff.argmin`.
+
+        >>> sd.matrix("X").argmin().static_shape
+        ()
+        """
         return _red.argmin(self, axis=axis, keepdims=keepdims)
 
     def clip(self, a_min, a_max):
+        """See :func:`symdiff.clip`.
+
+        >>> sd.pprint(sd.vector("x").clip(0, 1))
+        'clip(x, 0, 1)'
+        """
         return _ew.clip(self, a_min, a_max)
 
 
@@ -263,18 +397,42 @@ class SharedVariable(Tensor):
 
     The value lives with the variable's node, so a graph that uses the
     variable keeps it; ``get_value`` gives a copy.
+
+    >>> w = sd.shared(np.zeros(2), name="w")
+    >>> step = sd.function([], [], updates=[(w, w + 1)])
+    >>> step(); step()
+    []
+    []
+    >>> w.get_value()
+    array([2., 2.])
     """
 
     @property
     def storage(self):
+        """The holder of the value, shared by every graph using the variable (``.value``
+        is the array compiled functions read and update in place).
+
+        >>> sd.shared([1.0, 2.0]).storage.value
+        array([1., 2.])
+        """
         return self.node.storage
 
     def get_value(self) -> np.ndarray:
-        """A copy of the current value."""
+        """A copy of the current value.
+
+        >>> sd.shared([[1, 2]], name="counts").get_value()
+        array([[1, 2]])
+        """
         return self.node.storage.value.copy()
 
     def set_value(self, value) -> None:
-        """Replace the value (its dtype must cast safely; the shape must fit the static shape)."""
+        """Replace the value (its dtype must cast safely; the shape must fit the static shape).
+
+        >>> w = sd.shared(np.zeros(2, dtype=np.float32), name="w")
+        >>> w.set_value([0.5, 1.5, 2.5])
+        >>> w.get_value()
+        array([0.5, 1.5, 2.5], dtype=float32)
+        """
         var = self.node
         current = var.storage.value
         value = np.asarray(value)
@@ -323,17 +481,30 @@ def tensor(name: str, shape: Shape, dtype="float64") -> Tensor:
 
 
 def scalar(name: str, dtype="float64") -> Tensor:
-    """A symbolic 0-d input."""
+    """A symbolic 0-d input.
+
+    >>> s = sd.scalar("s", dtype="float32")
+    >>> s.static_shape, s.dtype
+    ((), 'float32')
+    """
     return tensor(name, (), dtype)
 
 
 def vector(name: str, dtype="float64", shape: Shape = (None,)) -> Tensor:
-    """A symbolic 1-d input."""
+    """A symbolic 1-d input (of run-time length unless ``shape`` fixes it).
+
+    >>> sd.vector("labels", dtype="int64")
+    Tensor(labels, shape=(None,), dtype=int64)
+    """
     return tensor(name, shape, dtype)
 
 
 def matrix(name: str, dtype="float64", shape: Shape = (None, None)) -> Tensor:
-    """A symbolic 2-d input."""
+    """A symbolic 2-d input (sizes known at run time unless ``shape`` fixes them).
+
+    >>> sd.matrix("X", shape=(None, 784)).static_shape
+    (None, 784)
+    """
     return tensor(name, shape, dtype)
 
 
@@ -343,6 +514,12 @@ def shared(value, name: str = "shared", shape: Shape | None = None, dtype=None) 
     As in PyTensor its static shape is all ``None`` (the value may later
     change size, and unknown sizes never broadcast) unless ``shape=`` fixes
     sizes.  The dtype is ``value``'s (Python floats give float64).
+
+    >>> W = sd.shared(np.zeros((3, 2), dtype=np.float32), name="W")
+    >>> W.static_shape, W.dtype
+    ((None, None), 'float32')
+    >>> sd.shared(np.zeros(3), name="b", shape=(3,)).static_shape
+    (3,)
     """
     value = np.array(value, dtype=None if dtype is None else check_dtype(dtype))
     if dtype is None and value.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
@@ -354,7 +531,13 @@ def shared(value, name: str = "shared", shape: Shape | None = None, dtype=None) 
 
 
 def constant(value, name: str | None = None, dtype=None) -> Tensor:
-    """A constant: a number (exact, weak if a Python number), or a fixed array."""
+    """A constant: a number (exact, weak if a Python number), or a fixed array.
+
+    >>> sd.constant(0.5)
+    Tensor(1/2, shape=(), dtype=float64)
+    >>> sd.constant([1, 2, 3], name="counts")
+    Tensor(counts, shape=(3,), dtype=int64)
+    """
     if isinstance(value, (int, float, bool, np.number, np.bool_)) and name is None:
         return Tensor(number(value, None if dtype is None else check_dtype(dtype)))
     arr = np.array(value, dtype=None if dtype is None else check_dtype(dtype))
@@ -390,7 +573,14 @@ def as_node(value: Any) -> Node:
 
 
 def as_tensor(value: Any) -> Tensor:
-    """Wrap numbers and arrays; return tensors unchanged."""
+    """Wrap numbers and arrays; return tensors unchanged.
+
+    >>> sd.as_tensor(np.ones(2))
+    Tensor([1., 1.], shape=(2,), dtype=float64)
+    >>> x = sd.vector("x")
+    >>> sd.as_tensor(x) is x
+    True
+    """
     return value if isinstance(value, Tensor) else Tensor(as_node(value))
 
 

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks import workloads as wl  # the checkout's root is on sys.path (conftest.py)
+from benchmarks.worker import agrees
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
 COMMITTED = ROOT / "benchmarks" / "results.md"
-sys.path.insert(0, str(ROOT))
-
-from benchmarks import workloads as wl  # noqa: E402
-from benchmarks.worker import agrees  # noqa: E402
 
 
 def run_harness(*args: str, hide=()) -> subprocess.CompletedProcess:

@@ -107,7 +107,7 @@ def test_wrt_not_in_the_graph_warn_and_ignore_give_zeros():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "ignore" is silent
         gz_quiet = sd.grad(cost, z, disconnected="ignore")
-    assert gz.shape == gz_quiet.shape == (None,)
+    assert gz.static_shape == gz_quiet.static_shape == (None,)
     f = sd.function([x, z], [gx, gz, gz_quiet])
     got_x, got_z, got_quiet = f(np.array([1.0, -2.0]), np.ones(3))
     np.testing.assert_array_equal(got_x, [2.0, -4.0])  # the connected one is still right
@@ -163,7 +163,7 @@ def test_broadcasting_mismatch_of_static_shapes():
         a + sd.tensor("b", shape=(4, 5))
     with pytest.raises(ValueError, match=re.escape("shapes (2, 3) and (2,) cannot be broadcast")):
         a * sd.tensor("c", shape=(2,))
-    assert (a * sd.tensor("d", shape=(3,))).shape == (2, 3)  # trailing axes that agree broadcast
+    assert (a * sd.tensor("d", shape=(3,))).shape == (2, 3)  # trailing axes that agree broadcast (static sizes are ints)
 
 
 def test_reshape_to_an_incompatible_size():

@@ -25,8 +25,9 @@ needs_examples_extra = pytest.mark.skipif(
 
 
 def run_example(name: str, *args: str) -> subprocess.CompletedProcess:
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout's symdiff
     proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env=dict(os.environ, MPLBACKEND="Agg"))
+                          timeout=600, cwd=ROOT, env=dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 

@@ -1,7 +1,10 @@
-"""Large elementwise loops and full reductions run with prange; results match the serial path."""
+"""Large elementwise loops and full reductions run with prange; results match the serial path,
+NumPy and finite differences (for a subset of the shared case table, with prange on every loop)."""
 import numpy as np
+import pytest
 
 import symdiff as sd
+from cases import BY_NAME, check_compiled, compile_case
 
 
 def test_large_loops_use_prange_and_agree_with_numpy():
@@ -20,14 +23,17 @@ def test_large_loops_use_prange_and_agree_with_numpy():
 
 def test_threshold_zero_turns_prange_off():
     x = sd.vector("x")
-    old = sd.config.parallel_threshold
-    sd.config.parallel_threshold = 0
-    try:
-        f = sd.function([x], sd.exp(x) * 2)
-    finally:
-        sd.config.parallel_threshold = old
+    f = sd.function([x], sd.exp(x) * 2, parallel_threshold=0)  # for one function
     assert "prange" not in f.source and "parallel=True" not in f.source
     np.testing.assert_allclose(f(np.array([0.0, 1.0])), [2.0, 2 * np.e])
+    old = sd.config.parallel_threshold
+    sd.config.parallel_threshold = 0  # the default for every function
+    try:
+        g = sd.function([x], sd.exp(x) * 3)
+    finally:
+        sd.config.parallel_threshold = old
+    assert "prange" not in g.source and "parallel=True" not in g.source
+    assert "numba.prange" in sd.function([x], sd.exp(x) * 4).source  # and back
 
 
 def test_kernels_with_many_loops_stay_serial():
@@ -41,3 +47,18 @@ def test_kernels_with_many_loops_stay_serial():
     loss = sd.mean(h**2)
     f = sd.function([X], loss, updates=[(w, w - 0.1 * g) for w, g in zip(ws, sd.grad(loss, ws))])
     assert "prange" not in f.source.split("def loop")[0]
+
+
+# Cases of the shared table whose kernels have prange loops of each kind (elementwise with
+# broadcasting, reductions closing a nest, slices and scatters, row helpers, products);
+# parallel_threshold=1 runs every prange branch, even on these small inputs.
+PRANGE_CASES = ["add", "where_all_comparisons", "sum_keepdims", "mean_all", "max_ties", "slice_run_time",
+                "slice_negative_step_2d", "concatenate", "grad_of_index", "softmax", "chain", "transpose"]
+
+
+@pytest.mark.parametrize("name", PRANGE_CASES)
+def test_prange_kernels_of_the_case_table(name):
+    case = BY_NAME[name]
+    f = compile_case(case, parallel_threshold=1)
+    assert "numba.prange" in f.source, f"{name}: no prange loop, so this case tests nothing here"
+    check_compiled(case, f, sympy=False)  # against NumPy and finite differences (SymPy: test_op_gradients)

@@ -1,26 +1,20 @@
-"""Formulas: the user's names, where-lists, sizes that grow with the graph, LaTeX,
-debugprint and notebook display."""
+"""Formulas: the user's names and operand order, where-lists, sizes that grow with
+the graph, LaTeX (matrix products by juxtaposition, Hadamard products with \\odot),
+debugprint (class names) and notebook display."""
 import re
-import time
 
 import numpy as np
 import pytest
 
 import symdiff as sd
+from seed_network import build_network
 
 
 @pytest.fixture(scope="module")
 def network():
-    """The issue's network (values do not matter for printing)."""
-    X, y = sd.matrix("X"), sd.matrix("y")
-    w0 = sd.shared(np.ones((4, 20)), name="w0")
-    b0 = sd.shared(np.zeros(20), name="b0")
-    w1 = sd.shared(np.ones((20, 1)), name="w1")
-    b1 = sd.shared(np.zeros(1), name="b1")
-    h = sd.sigmoid(X @ w0 + b0, name="h")
-    yp = sd.sigmoid(h @ w1 + b1, name="yp")
-    loss = sd.mean(0.5 * (yp - y) ** 2)
-    return y, yp, loss, [w0, b0, w1, b1]
+    """The two-layer network of examples/seed_network.py (values do not matter for printing)."""
+    X, y, params, yp, loss = build_network()
+    return y, yp, loss, params
 
 
 def _split(text):
@@ -57,10 +51,10 @@ def test_mean_shows_the_division_by_the_element_count():
 def test_network_gradient_stops_at_named_intermediates(network):
     _, _, loss, params = network
     main, defs = _split(sd.pprint(sd.grad(loss, params[2])))
-    assert main == "h.T @ (yp*(1 - yp)*(yp - y)/N)"
+    assert main == "h.T @ ((yp - y)*yp*(1 - yp)/N)"
     assert defs["h"] == "sigmoid(X @ w0 + b0)"
     assert defs["yp"] == "sigmoid(h @ w1 + b1)"  # refers to h by name, not expanded
-    assert defs["N"] == "X.shape[0]*y.shape[1]"
+    assert defs["N"] == "X.shape[0]*w1.shape[1]"  # the rows of X times the columns of yp
     main0, defs0 = _split(sd.pprint(sd.grad(loss, params[0])))
     assert main0.startswith("X.T @ (") and "@ w1.T" in main0
     assert "sigmoid" not in main0  # named intermediates are not expanded in the formula
@@ -86,8 +80,8 @@ def test_a_subexpression_used_twice_prints_once():
     text = sd.pprint(e * sd.sin(e) + e)
     main, defs = _split(text)
     assert text.count("exp(") == 1
-    assert defs == {"t1": "exp(1 + 3*x)"} or defs == {"t1": "exp(3*x + 1)"}
-    assert "sin(t1)" in main and main.count("t1") >= 2  # e.g. t1*(1 + sin(t1))
+    assert defs == {"t1": "exp(x*3 + 1)"}  # the user's operand order
+    assert main == "t1*sin(t1) + t1"
 
 
 def test_printed_size_grows_linearly_for_a_deep_shared_chain():
@@ -97,11 +91,8 @@ def test_printed_size_grows_linearly_for_a_deep_shared_chain():
         y = x
         for _ in range(depth):
             y = sd.tanh(y) * y + sd.sin(y)
-        start = time.perf_counter()
         text = sd.pprint(y)
-        elapsed = time.perf_counter() - start
         sizes[depth] = len(text)
-        assert elapsed < 2.0
         _, defs = _split(text)
         assert len(defs) == depth - 1  # one definition per shared layer
     assert sizes[30] < 3000
@@ -133,15 +124,19 @@ def _assert_balanced(tex):
 def test_latex_of_matmul_and_transpose():
     a, b = sd.matrix("A"), sd.matrix("B")
     tex = sd.latex(sd.sigmoid(a @ b.T))
-    assert r"A \mathbin{@} B^{\top}" in tex and r"\sigma" in tex
+    assert tex == r"\sigma\left(A B^{\top}\right)"  # a matrix product by juxtaposition
     _assert_balanced(tex)
+    u, v = sd.vector("u"), sd.vector("v")
+    assert sd.latex(u * v) == r"u \odot v"  # a Hadamard product
+    assert sd.latex(u * 3) == r"u \cdot 3" and sd.latex(3 * u) == "3 u"
 
 
 def test_latex_of_a_network_gradient(network):
     _, _, loss, params = network
     tex = sd.latex(sd.grad(loss, params[0]))
     _assert_balanced(tex)
-    assert r"\mathbin{@}" in tex and r"^{\top}" in tex and r"\frac" in tex
+    assert tex.startswith(r"X^{\top} \left(") and r"w_{1}^{\top}" in tex and r"\frac" in tex
+    assert r"yp \odot \left(1 - yp\right)" in tex
     assert r"\text{where}" in tex and r"\begin{aligned}" in tex
     assert tex.count("&=") == 3  # h, yp and N, once each
 
@@ -153,13 +148,12 @@ def test_repr_latex_for_notebooks():
     assert sd.latex(a @ b) in shown
 
 
-@pytest.mark.xfail(reason="engine bug: LaTeX of a power of sigmoid/relu/softplus crashes: SymPy's printer calls "
-                          "their _latex with exp=, which they do not accept", strict=True)
 def test_latex_of_a_power_of_a_symdiff_function():
     x = sd.vector("x")
-    tex = sd.latex(sd.sigmoid(x) ** 2)  # TypeError: sigmoid._latex() got an unexpected keyword argument 'exp'
-    assert r"\sigma" in tex
-    _assert_balanced(tex)
+    assert sd.latex(sd.sigmoid(x) ** 2) == r"\sigma\left(x\right)^{2}"
+    for tex in (sd.latex(sd.relu(x) ** 2), sd.latex(sd.softplus(x) ** 3), sd.latex(sd.tanh(x) ** 2)):
+        assert tex.endswith(r"\left(x\right)^{2}") or tex.endswith(r"\left(x\right)^{3}"), tex
+        _assert_balanced(tex)
 
 
 # ---------------------------------------------------------------- debugprint
@@ -181,12 +175,15 @@ def test_debugprint_shows_shapes_dtypes_and_references():
         assert ref.group(1) in defined  # refers back to a node printed above
         refs += 1
     assert refs == 1  # sin(x) is shared: printed once, referenced once
-    assert text.count("sin") == 2
+    assert text.count("Sin") == 2  # nodes show their class names
     assert "input x  (None, 3) float32" in text
 
 
 def test_tensor_attributes_and_repr():
     x = sd.tensor("x", shape=(None, 3))
-    assert x.shape == (None, 3) and x.ndim == 2 and x.dtype == "float64"
-    assert (x @ np.ones((3, 2))).shape == (None, 2)
+    assert x.static_shape == (None, 3) and x.ndim == 2 and x.dtype == "float64"
+    assert (x @ np.ones((3, 2))).static_shape == (None, 2)
+    rows, cols = x.shape  # a run-time size is a symbolic int64 scalar, a static one an int
+    assert cols == 3 and isinstance(cols, int)
+    assert isinstance(rows, sd.Tensor) and rows.dtype == "int64" and rows.static_shape == () and sd.pprint(rows) == "x.shape[0]"
     assert repr(sd.exp(x)) == "Tensor(exp(x), shape=(None, 3), dtype=float64)"

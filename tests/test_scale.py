@@ -8,62 +8,22 @@ import symdiff as sd
 from symdiff.graph.walk import count_nodes, postorder
 from symdiff.ops import elementwise as ew
 
+from benchmarks import scale
 from oracles import central_differences
 
 
-def logistic_map(n):
-    x = sd.scalar("x")
-    l = x
-    for _ in range(n):
-        l = 4 * l * (1 - l)
-    return l, [x]
+def _family(name):
+    return lambda n: getattr(scale, name)(sd, n)
 
 
-def product_chain(n):
-    xs = [sd.scalar(f"x{k}") for k in range(n)]
-    p = xs[0]
-    for x in xs[1:]:
-        p = p * x
-    return p, xs
+def residual_mlp(n):
+    cost, weights = scale.residual_mlp(sd, n)
+    (X,) = [v for v in scale._inputs_of(cost) if v.node.role == "input"]
+    return cost, weights, X
 
 
-def square_recursion(n):
-    c = sd.scalar("c")
-    p = c
-    for _ in range(n):
-        p = p**2 + c
-    return p, [c]
-
-
-def residual_mlp(n, seed=0):
-    rng = np.random.default_rng(seed)
-    X = sd.matrix("X", shape=(None, 4))
-    h = X
-    weights = []
-    for i in range(n):
-        W = sd.shared(rng.standard_normal((4, 4)) * 0.3, name=f"W{i}")
-        b = sd.shared(rng.standard_normal(4) * 0.1, name=f"b{i}")
-        weights += [W, b]
-        h = h + sd.tanh(h @ W + b)
-    return sd.mean(h**2), weights, X
-
-
-def lstm_cell(n):
-    xs = [sd.vector(f"x{t}") for t in range(n)]
-    f, i = sd.vector("f"), sd.vector("i")
-    c = sd.vector("c0")
-    for x in xs:
-        c = f * c + i * sd.tanh(x + c)
-    return sd.sum(c), [f, i]
-
-
-FAMILIES = {
-    "logistic map": (logistic_map, (50, 100, 200)),
-    "product chain": (product_chain, (250, 500)),
-    "p = p**2 + c": (square_recursion, (50, 100)),
-    "residual tanh MLP": (lambda n: residual_mlp(n)[:2], (50, 100)),
-    "LSTM-style cell": (lstm_cell, (50, 100)),
-}
+FAMILIES = {name: (_family(build.__name__), sizes) for name, (build, sizes) in scale.FAMILIES.items()}
+logistic_map, product_chain = _family("logistic_map"), _family("product_chain")
 
 
 def _sizes(build, n):
@@ -109,7 +69,7 @@ def test_logistic_map_matches_a_float64_recurrence():
 
 
 def test_residual_mlp_gradient_at_depth_50():
-    cost, weights, X = residual_mlp(50, seed=3)
+    cost, weights, X = residual_mlp(50)
     grads = sd.grad(cost, weights)
     f = sd.function([X], [cost] + grads)
     Xd = np.random.default_rng(7).standard_normal((6, 4))

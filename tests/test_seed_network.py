@@ -1,84 +1,36 @@
-"""The two-layer network of the core issue (issue 2), checked against an independent
-NumPy derivation of backpropagation: its four gradients, one SGD step with
-``updates=`` and 200 steps of training (the example script runs in test_examples.py).
-
-The network is written out here exactly as in the issue (not imported from the
-example), so a change to the example cannot silently change what is tested.
-"""
+"""The two-layer network of the core issue (issue 2), built by
+``examples/seed_network.py`` (the one definition every test uses), checked against
+an independent NumPy derivation of backpropagation (``oracles.network_backprop``,
+itself checked by finite differences): its four gradients, one SGD step with
+``updates=`` and 200 steps of training (the script itself runs in test_examples.py)."""
 import numpy as np
 import pytest
 
 import symdiff as sd
-from oracles import central_differences
+from oracles import central_differences, network_backprop, network_loss
+from seed_network import build_network, make_data
+from symdiff.graph.walk import postorder
 
 LR = 0.5
 N_ROWS = 1000
 
 
-# ---------------------------------------------------------------- the NumPy oracle
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def numpy_forward(X, y, w0, b0, w1, b1):
-    """Loss of the issue's network: mean(0.5*(yp - y)**2)."""
-    h = _sigmoid(X @ w0 + b0)
-    yp = _sigmoid(h @ w1 + b1)
-    return float(np.mean(0.5 * (yp - y) ** 2))
-
-
-def numpy_backprop(X, y, w0, b0, w1, b1):
-    """Loss, [dw0, db0, dw1, db1] and the intermediates' adjoints, derived by hand.
-
-    z0 = X w0 + b0, h = s(z0), z1 = h w1 + b1, yp = s(z1), L = sum(0.5 (yp - y)^2) / (n*k);
-    dL/dyp = (yp - y)/(n*k); s'(z) = s(z)(1 - s(z)); back through the affine maps with
-    the transposed matrices; a bias gets its adjoint summed over the rows it was
-    broadcast along.
-    """
-    h = _sigmoid(X @ w0 + b0)
-    yp = _sigmoid(h @ w1 + b1)
-    loss = np.mean(0.5 * (yp - y) ** 2)
-    d_yp = (yp - y) / y.size
-    d_z1 = d_yp * yp * (1.0 - yp)
-    d_h = d_z1 @ w1.T
-    d_z0 = d_h * h * (1.0 - h)
-    grads = [X.T @ d_z0, d_z0.sum(axis=0), h.T @ d_z1, d_z1.sum(axis=0)]
-    return loss, grads, {"h": d_h, "yp": d_yp}
-
-
-def make_data(n=N_ROWS, seed=1):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, 4))
-    y = (X @ np.array([1.5, -2.0, 1.0, 0.5]) > 0.3).astype(np.float64).reshape(n, 1)
-    return X, y
-
-
 def initial_values(seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal((4, 20)), np.zeros(20), rng.standard_normal((20, 1)), np.zeros(1)]
+    """The parameter values ``build_network(seed)`` starts from."""
+    return [p.get_value() for p in build_network(seed)[2]]
 
 
-# ---------------------------------------------------------------- the symdiff network
 @pytest.fixture(scope="module")
 def net():
-    X = sd.matrix("X")
-    y = sd.matrix("y")
-    w0_0, b0_0, w1_0, b1_0 = initial_values()
-    w0 = sd.shared(w0_0, name="w0")
-    b0 = sd.shared(b0_0, name="b0")
-    w1 = sd.shared(w1_0, name="w1")
-    b1 = sd.shared(b1_0, name="b1")
-    h = sd.sigmoid(X @ w0 + b0, name="h")
-    yp = sd.sigmoid(h @ w1 + b1, name="yp")
-    loss = sd.mean(0.5 * (yp - y) ** 2)
-    params = [w0, b0, w1, b1]
+    X, y, params, yp, loss = build_network()
+    h = next(n for n in postorder([yp.node]) if n.name == "h")
     grads = sd.grad(loss, params)
-    return {"X": X, "y": y, "h": h, "yp": yp, "loss": loss, "params": params, "grads": grads}
+    return {"X": X, "y": y, "h": sd.Tensor(h), "yp": yp, "loss": loss, "params": params, "grads": grads}
 
 
 @pytest.fixture(scope="module")
 def data():
-    return make_data()
+    return make_data(N_ROWS)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +46,7 @@ def train_fn(net):
 
 @pytest.fixture
 def reset_params(net):
-    """Every test starts from (and leaves) the issue's initial parameter values."""
+    """Every test starts from (and leaves) the network's initial parameter values."""
     for p, v in zip(net["params"], initial_values()):
         p.set_value(v)
     yield
@@ -108,9 +60,9 @@ def test_the_oracle_agrees_with_finite_differences(data):
     values = initial_values(seed=3)
     values[1] = values[1] + 0.1  # non-zero biases
     values[3] = values[3] - 0.2
-    _, want, _ = numpy_backprop(Xd, yd, *values)
+    _, want, _ = network_backprop(Xd, yd, *values)
     for k in range(4):
-        fd = central_differences(lambda *ps: numpy_forward(Xd, yd, *ps), values, k)
+        fd = central_differences(lambda *ps: network_loss(Xd, yd, *ps), values, k)
         np.testing.assert_allclose(want[k], fd, rtol=1e-5, atol=1e-9)
 
 
@@ -121,12 +73,12 @@ def test_gradient_shapes_and_structure(net):
         assert g.ndim == p.ndim and g.dtype == "float64"
 
 
-def test_four_gradients_match_numpy_backprop(net, data, grad_fn, reset_params):
+def test_four_gradients_match_network_backprop(net, data, grad_fn, reset_params):
     Xd, yd = data
     assert Xd.shape == (N_ROWS, 4)
     got = grad_fn(Xd, yd)
     assert isinstance(got, list) and len(got) == 4
-    _, want, _ = numpy_backprop(Xd, yd, *initial_values())
+    _, want, _ = network_backprop(Xd, yd, *initial_values())
     for g, w, p in zip(got, want, net["params"]):
         assert g.shape == w.shape, p.name
         assert g.dtype == np.float64
@@ -143,7 +95,7 @@ def test_gradients_at_other_parameter_values(net, data, grad_fn, reset_params):
     for p, v in zip(net["params"], values):
         p.set_value(v)
     got = grad_fn(Xd[:123], yd[:123])  # a different number of rows, too
-    _, want, _ = numpy_backprop(Xd[:123], yd[:123], *values)
+    _, want, _ = network_backprop(Xd[:123], yd[:123], *values)
     for g, w, p in zip(got, want, net["params"]):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-15, err_msg=p.name)
 
@@ -154,7 +106,7 @@ def test_gradients_with_respect_to_intermediates(net, data, reset_params):
     Xd, yd = data
     f = sd.function([X, y], sd.grad(net["loss"], [h, yp]) + [sd.grad(0.5 * sd.sum((yp - y) ** 2), yp)])
     d_h, d_yp, residual = f(Xd, yd)
-    _, _, adjoints = numpy_backprop(Xd, yd, *initial_values())
+    _, _, adjoints = network_backprop(Xd, yd, *initial_values())
     np.testing.assert_allclose(d_h, adjoints["h"], rtol=1e-10, atol=1e-16)
     np.testing.assert_allclose(d_yp, adjoints["yp"], rtol=1e-10, atol=1e-16)
     np.testing.assert_allclose(residual, adjoints["yp"] * yd.size, rtol=1e-10, atol=1e-14)  # = yp - y
@@ -165,7 +117,7 @@ def test_one_training_step_matches_numpy(net, data, train_fn, reset_params):
     before = [p.get_value() for p in net["params"]]
     Xcopy, ycopy = Xd.copy(), yd.copy()
     cost = train_fn(Xd, yd)
-    want_loss, want, _ = numpy_backprop(Xcopy, ycopy, *before)
+    want_loss, want, _ = network_backprop(Xcopy, ycopy, *before)
     assert isinstance(cost, np.ndarray) and cost.shape == ()
     np.testing.assert_allclose(cost, want_loss, rtol=1e-12)  # the loss before the update
     for p, b, g in zip(net["params"], before, want):
@@ -173,7 +125,7 @@ def test_one_training_step_matches_numpy(net, data, train_fn, reset_params):
         np.testing.assert_allclose(new, b - LR * g, rtol=1e-12, atol=1e-15, err_msg=p.name)
         assert not np.allclose(new, b), p.name  # the step really moved every parameter
     # the next call reports the loss at the updated parameters
-    np.testing.assert_allclose(train_fn(Xd, yd), numpy_forward(Xd, yd, *[b - LR * g for b, g in zip(before, want)]),
+    np.testing.assert_allclose(train_fn(Xd, yd), network_loss(Xd, yd, *[b - LR * g for b, g in zip(before, want)]),
                                rtol=1e-12)
     np.testing.assert_array_equal(Xd, Xcopy)
     np.testing.assert_array_equal(yd, ycopy)
@@ -185,7 +137,7 @@ def test_loss_falls_over_200_steps_like_numpy_sgd(net, data, train_fn, reset_par
     values = initial_values()
     want_losses = []
     for _ in range(200):
-        loss, grads, _ = numpy_backprop(Xd, yd, *values)
+        loss, grads, _ = network_backprop(Xd, yd, *values)
         want_losses.append(loss)
         values = [v - LR * g for v, g in zip(values, grads)]
     np.testing.assert_allclose(losses, want_losses, rtol=1e-9)

@@ -1,6 +1,7 @@
-"""One module per tool; each exposes w1, w2, w4 (data -> Case), COMPILES and VERSION.
+"""One module per tool; each exposes w1, w2, w3, w3_hvp, w4 (data -> Case), COMPILES and VERSION.
 
-A module raises ImportError or Skip at import when its tool is unavailable.
+A module raises ImportError or Skip at import when its tool is unavailable, and
+Skip from a workload function it does not run.
 """
 
 from collections.abc import Callable
@@ -15,14 +16,24 @@ TOOLS = {
                        "the reference with fastmath=True, parallel=True: prange over rows (W1: a chunk "
                        "of rows per Numba thread)"),
     "numpy": ("numpy_ref", {}, "hand-written NumPy"),
-    "symdiff": ("symdiff_fn", {}, "sd.function with updates, W1 loop: train.loop"),
-    "jax": ("jax_jit", {}, "jax.jit(value_and_grad), W1 loop: lax.fori_loop under jit"),
-    "torch": ("torch_eager", {}, "eager mode, torch.autograd.grad"),
-    "pytensor-numba": ("pytensor_fn", {"mode": "NUMBA"}, 'mode="NUMBA" (the default)'),
-    "pytensor-c": ("pytensor_fn", {"mode": "CVM"}, 'mode="CVM": C thunks via g++'),
-    "autograd": ("autograd_hips", {}, "HIPS autograd value_and_grad"),
+    "symdiff": ("symdiff_fn", {}, "sd.function with updates, W1 loop: train.loop; W3: sd.hessian, sd.hvp"),
+    "jax": ("jax_jit", {}, "jax.jit(value_and_grad), W1 loop: lax.fori_loop under jit; "
+            "W3: jax.jit(jax.hessian), jit of jvp of grad"),
+    "torch": ("torch_eager", {}, "eager mode, torch.autograd.grad; W3: torch.autograd.functional.hessian "
+              "(vectorize=True) and .hvp"),
+    "pytensor-numba": ("pytensor_fn", {"mode": "NUMBA"}, 'mode="NUMBA" (the default); W3: pytensor.gradient.hessian (scan)'),
+    "pytensor-c": ("pytensor_fn", {"mode": "CVM"}, 'mode="CVM": C thunks via g++; W3: pytensor.gradient.hessian (scan)'),
+    "autograd": ("autograd_hips", {}, "HIPS autograd value_and_grad; W3: autograd.hessian, hessian_vector_product"),
+    "numpy-given-s": ("numpy_ref", {"given_weights": True},
+                      "W3 only: the hand-written closed forms with s*(1 - s) computed once beforehand "
+                      "(the hvp is then two matrix-vector products)"),
+    "pytensor-numba-vec": ("pytensor_fn", {"mode": "NUMBA", "vectorize": True},
+                           "W3 only: jacobian(grad, w, vectorize=True), mode=\"NUMBA\""),
+    "pytensor-c-vec": ("pytensor_fn", {"mode": "CVM", "vectorize": True},
+                       "W3 only: jacobian(grad, w, vectorize=True), mode=\"CVM\""),
 }
 REFERENCE = "numba"
+REFERENCES = {"W3": "numpy"}  # workloads whose reference is not REFERENCE: the hand-written closed form
 
 
 class Skip(Exception):

@@ -51,6 +51,24 @@ def w2(d):
     return _sgd(_w2_loss, d["params"], [d["X"], d["T"]], wl.LR_W2)
 
 
+def _w3_loss(X, y):
+    def loss(w):
+        s = _sigmoid(anp.dot(X, w))
+        return anp.mean(-y * anp.log(s) - (1 - y) * anp.log(1 - s))
+
+    return loss
+
+
+def w3(d):
+    hessian = autograd.hessian(_w3_loss(d["X"], d["y"]))
+    return Case(run=lambda: hessian(d["w"]))
+
+
+def w3_hvp(d):
+    hvp = autograd.hessian_vector_product(_w3_loss(d["X"], d["y"]))
+    return Case(run=lambda: hvp(d["w"], d["v"]))
+
+
 def w4(d):
     grad = autograd.grad(lambda x: anp.sum(anp.tanh(x) * anp.exp(-x**2) + anp.log1p(x**2)))
     return Case(run=lambda: grad(d["x"]))

@@ -69,6 +69,26 @@ def w2(d):
     return _stateful(_sgd(_w2_loss, wl.LR_W2), d["params"], [d["X"], d["T"]])
 
 
+def _w3_loss(w, X, y):
+    s = jax.nn.sigmoid(X @ w)
+    return jnp.mean(-y * jnp.log(s) - (1 - y) * jnp.log(1 - s))
+
+
+def w3(d):
+    hessian = jax.jit(jax.hessian(_w3_loss))
+    X, y, w = (jnp.asarray(d[k]) for k in ("X", "y", "w"))
+    return Case(run=lambda: jax.block_until_ready(hessian(w, X, y)))
+
+
+def w3_hvp(d):
+    @jax.jit
+    def hvp(w, v, X, y):  # forward over reverse
+        return jax.jvp(lambda u: jax.grad(_w3_loss)(u, X, y), (w,), (v,))[1]
+
+    X, y, w, v = (jnp.asarray(d[k]) for k in ("X", "y", "w", "v"))
+    return Case(run=lambda: jax.block_until_ready(hvp(w, v, X, y)))
+
+
 def w4(d):
     grad = jax.jit(jax.grad(lambda x: jnp.sum(jnp.tanh(x) * jnp.exp(-x**2) + jnp.log1p(x**2))))
     x = jnp.asarray(d["x"])

@@ -6,10 +6,11 @@ compiled step. Compiled code is cached under PYTENSOR_FLAGS=base_compiledir.
 """
 
 import pytensor
+import pytensor.gradient
 import pytensor.tensor as pt
 
 from benchmarks import workloads as wl
-from benchmarks.tools import Case
+from benchmarks.tools import Case, Skip
 
 COMPILES = True
 # A pip-installed PyTensor usually links no BLAS: C mode then runs dot products in NumPy.
@@ -40,17 +41,51 @@ def _w2_loss(params, X, T):
     return pt.mean(-pt.sum(T * pt.special.log_softmax(logits, axis=1), axis=1))
 
 
-def w1(d, mode):
+def _w3_only(vectorize):
+    if vectorize:
+        raise Skip("the vectorised jacobian variant runs W3 only")
+
+
+def w1(d, mode, vectorize=False):
+    _w3_only(vectorize)
     return _sgd([pt.dmatrix("X"), pt.dmatrix("y")], _w1_loss, d["params"], [d["X"], d["y"]],
                 wl.LR_W1, mode)
 
 
-def w2(d, mode):
+def w2(d, mode, vectorize=False):
+    _w3_only(vectorize)
     return _sgd([pt.dmatrix("X"), pt.dmatrix("T")], _w2_loss, d["params"], [d["X"], d["T"]],
                 wl.LR_W2, mode)
 
 
-def w4(d, mode):
+def _w3_loss():
+    X, y, w = pt.dmatrix("X"), pt.dvector("y"), pt.dvector("w")
+    s = pt.sigmoid(X @ w)
+    return [X, y, w], pt.mean(-y * pt.log(s) - (1 - y) * pt.log(1 - s))
+
+
+def w3(d, mode, vectorize=False):
+    (X, y, w), loss = _w3_loss()
+    if vectorize:
+        hessian = pytensor.gradient.jacobian(pytensor.grad(loss, w), w, vectorize=True)
+    else:
+        hessian = pytensor.gradient.hessian(loss, w)  # a scan over the rows
+    f = pytensor.function([X, y, w], hessian, mode=mode)
+    return Case(run=lambda: f(d["X"], d["y"], d["w"]))
+
+
+def w3_hvp(d, mode, vectorize=False):
+    _w3_only(vectorize)
+    (X, y, w), loss = _w3_loss()
+    v = pt.dvector("v")
+    hvp = pytensor.gradient.hessian_vector_product(loss, w, v) if hasattr(
+        pytensor.gradient, "hessian_vector_product") else pytensor.grad(pt.sum(pytensor.grad(loss, w) * v), w)
+    f = pytensor.function([X, y, w, v], hvp, mode=mode)
+    return Case(run=lambda: f(d["X"], d["y"], d["w"], d["v"]))
+
+
+def w4(d, mode, vectorize=False):
+    _w3_only(vectorize)
     x = pt.dvector("x")
     f = pt.sum(pt.tanh(x) * pt.exp(-(x**2)) + pt.log1p(x**2))
     grad = pytensor.function([x], pytensor.grad(f, x), mode=mode)

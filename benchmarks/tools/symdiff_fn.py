@@ -13,7 +13,7 @@ except ImportError as e:
     raise Skip(f"import symdiff failed: {e}") from e
 
 _API = ["matrix", "vector", "shared", "function", "grad", "sigmoid", "tanh", "exp",
-        "log1p", "sum", "mean", "log_softmax"]
+        "log1p", "sum", "mean", "log_softmax", "log"]
 _missing = [name for name in _API if not hasattr(sd, name)]
 if _missing:
     raise Skip("symdiff lacks " + ", ".join(_missing))
@@ -62,6 +62,25 @@ def w2(d):
     return _sgd([sd.matrix("X"), sd.matrix("T")], _w2_loss, d["params"],
                 ["W1", "b1", "W2", "b2"], [d["X"], d["T"]],
                 wl.LR_W2)
+
+
+def _w3_loss(X, y, w):
+    s = sd.sigmoid(X @ w)
+    return sd.mean(-y * sd.log(s) - (1 - y) * sd.log(1 - s))
+
+
+def w3(d):
+    if not hasattr(sd, "hessian"):
+        raise Skip("symdiff lacks hessian")
+    X, y, w = sd.matrix("X"), sd.vector("y"), sd.vector("w")
+    hessian = sd.function([X, y, w], sd.hessian(_w3_loss(X, y, w), w))
+    return Case(run=lambda: hessian(d["X"], d["y"], d["w"]))
+
+
+def w3_hvp(d):
+    X, y, w, v = sd.matrix("X"), sd.vector("y"), sd.vector("w"), sd.vector("v")
+    hvp = sd.function([X, y, w, v], sd.hvp(_w3_loss(X, y, w), w, v))
+    return Case(run=lambda: hvp(d["X"], d["y"], d["w"], d["v"]))
 
 
 def w4(d):

@@ -45,6 +45,26 @@ def w2(d):
     return _sgd(_w2_loss, d["params"], [d["X"], d["T"]], wl.LR_W2)
 
 
+def _w3_loss(X, y):
+    def loss(w):
+        s = torch.sigmoid(X @ w)
+        return torch.mean(-y * torch.log(s) - (1 - y) * torch.log(1 - s))
+
+    return loss
+
+
+def w3(d):
+    X, y, w = (torch.from_numpy(d[k]) for k in ("X", "y", "w"))
+    loss = _w3_loss(X, y)
+    return Case(run=lambda: torch.autograd.functional.hessian(loss, w, vectorize=True))
+
+
+def w3_hvp(d):
+    X, y, w, v = (torch.from_numpy(d[k]) for k in ("X", "y", "w", "v"))
+    loss = _w3_loss(X, y)
+    return Case(run=lambda: torch.autograd.functional.hvp(loss, w, v)[1])
+
+
 def w4(d):
     x = torch.tensor(d["x"], requires_grad=True)
 

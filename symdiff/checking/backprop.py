@@ -25,6 +25,7 @@ from ..graph.sizes import Dim
 from ..graph.types import FLOAT_DTYPES, fmt_shape, fmt_static
 from ..graph.walk import postorder
 from ..ops import elementwise as ew
+from ..ops import identity as ident
 from ..ops import indexing as ix
 from ..ops import linalg as la
 from ..ops import reductions as rd
@@ -62,6 +63,31 @@ def _pow_vjp(node, g, out, xs):
     b, e = xs
     b = np.asarray(b, dtype=np.result_type(out))
     return [g * e * np.power(b, e - 1), g * np.log(b) * out if not isinstance(node.inputs[1], Constant) else None]
+
+
+def _prod_third(x, g, h, axes):
+    """d/dx_k of sum_j h_j sum_{i != j} g_i prod_{l not in (i, j)} x_l, by brute force over triples."""
+    x, g, h = (np.asarray(v, dtype=np.float64) for v in (x, g, h))
+    ends = tuple(range(x.ndim - len(axes), x.ndim))
+    xm, gm, hm = (np.moveaxis(v, axes, ends) for v in (x, g, h))
+    lead = xm.shape[: x.ndim - len(axes)]
+    xf, gf, hf = (v.reshape(lead + (-1,)) for v in (xm, gm, hm))
+    n = xf.shape[-1]
+    out = np.zeros_like(xf)
+    for k in range(n):
+        for j in range(n):
+            for i in range(n):
+                if len({i, j, k}) == 3:
+                    rest = [m for m in range(n) if m not in (i, j, k)]
+                    out[..., k] += hf[..., j] * gf[..., i] * np.prod(xf[..., rest], axis=-1)
+    return np.moveaxis(out.reshape(xm.shape), ends, axes)
+
+
+def _clip_vjp(g, x, lo, hi):
+    """clip is minimum(maximum(x, lo), hi): the gradient goes where the result came from."""
+    raised = np.maximum(x, lo)
+    return [np.where((x >= lo) & (x <= hi), g, 0), np.where((x < lo) & ~(raised > hi), g, 0),
+            np.where(raised > hi, g, 0)]
 
 
 def _zero(out, x):
@@ -102,11 +128,7 @@ _ELEMENTWISE_VJPS = {
     ew.Where: lambda node, g, out, xs: [None, np.where(xs[0], g, 0), np.where(xs[0], 0, g)],
     ew.Maximum: lambda node, g, out, xs: [np.where(np.asarray(xs[0]) >= xs[1], g, 0), np.where(np.asarray(xs[0]) >= xs[1], 0, g)],
     ew.Minimum: lambda node, g, out, xs: [np.where(np.asarray(xs[0]) <= xs[1], g, 0), np.where(np.asarray(xs[0]) <= xs[1], 0, g)],
-    ew.Clip: lambda node, g, out, xs: [
-        np.where((np.asarray(xs[0]) >= xs[1]) & (np.asarray(xs[0]) <= xs[2]), g, 0),
-        np.where(np.asarray(xs[0]) < xs[1], g, 0),
-        np.where(np.asarray(xs[0]) > xs[2], g, 0),
-    ],
+    ew.Clip: lambda node, g, out, xs: _clip_vjp(g, *(np.asarray(v) for v in xs)),
     sh.Expand: lambda node, g, out, xs: [g],
 }
 
@@ -200,12 +222,16 @@ _TENSOR_VJPS = {
     sh.AxisSlice: _axis_slice_vjp,
     la.MatMul: _matmul_vjp,
     rd.Reduce: _reduce_vjp,
+    rd.ProdOthers: lambda node, g, out, xs: [npo.prod_others_adjoint(xs[0], g, node.axes)],
+    rd.ProdOthersAdjoint: lambda node, g, out, xs: [_prod_third(xs[0], xs[1], g, node.axes),
+                                                    npo.prod_others_adjoint(xs[0], g, node.axes)],
     rd.LogSumExp: lambda node, g, out, xs: [_kept(node, g) * np.exp(xs[0] - _kept(node, out))],
     rd.Softmax: _softmax_vjp,
     rd.LogSoftmax: _log_softmax_vjp,
     rd.SoftmaxMinus: _softmax_minus_vjp,
     ix.AdvancedIndex: _advanced_vjp,
     ix.IndexAdd: _index_add_vjp,
+    ident.Diag: lambda node, g, out, xs: [np.where(np.eye(np.shape(out)[-1], dtype=bool), g, 0)],
 }
 
 VJPS: dict = {**_ELEMENTWISE_VJPS, **_TENSOR_VJPS}
@@ -337,15 +363,17 @@ class Tape:
         return values
 
     # -- the backward pass ---------------------------------------------------
-    def backward(self, cost: Node, targets: Sequence[Node]) -> dict:
+    def backward(self, cost: Node, targets: Sequence[Node], seed=None) -> dict:
         """``{id(target): d cost / d target}`` for the targets ``cost`` depends on
-        (total derivatives: the sweep does not stop at a target)."""
+        (total derivatives: the sweep does not stop at a target).  ``seed`` is the
+        adjoint of ``cost`` (default ones): a one-hot seed gives one row of a Jacobian."""
         wanted = {id(t) for t in targets}
         reaches = set()
         for node in self.order:
             if id(node) in wanted or (node.differentiable and any(id(c) in reaches for c in node.inputs)):
                 reaches.add(id(node))
-        adjoints = {id(cost): np.ones(np.shape(self.values[id(cost)]), dtype=self.dtype(cost.dtype))}
+        adjoints = {id(cost): np.ones(np.shape(self.values[id(cost)]), dtype=self.dtype(cost.dtype)) if seed is None
+                    else np.asarray(seed, dtype=self.dtype(cost.dtype))}
         found = {}
         for node in reversed(self.order):
             g = adjoints.pop(id(node), None)

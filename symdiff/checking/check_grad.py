@@ -1,10 +1,16 @@
-"""``check_grad``: one gradient three ways, compared.
+"""``check_grad``: one gradient (or Jacobian, or Hessian) three ways, compared.
 
 For every variable it holds the compiled analytic gradient (``sd.grad`` then
 ``sd.function``), numeric reverse mode (:func:`~symdiff.checking.backprop.backprop`)
 and central finite differences of the cost evaluated with NumPy in float64,
 with the largest differences between each pair.  Finite differences on a
 large variable check a seeded random sample of its entries.
+
+For an expression that is not a scalar the check is of its Jacobian
+(``sd.jacobian``): numeric reverse mode runs one sweep per entry of the
+expression (its rows), finite differences one per entry of the variable (its
+columns).  ``check_grad(sd.grad(loss, w), w, values)`` so checks the Hessian
+of ``loss`` against finite differences of its gradient.
 
 Nothing the caller owns is changed: finite differences perturb copies, and
 shared variables given a value in ``values`` get it only for the compiled call.
@@ -58,10 +64,17 @@ class VariableCheck:
     atol: float
     fd_noise: float  # rounding allowance added to atol in pairs with fd: ~eps64 * |cost| / step
     errors: dict = field(default_factory=dict)  # (method, method) -> PairError
+    rows: int = 1  # entries of the checked expression: 1 for a cost, more for a Jacobian (shape = its shape + the variable's)
+    sampled_rows: np.ndarray | None = None  # for a Jacobian: the rows reverse mode computed (None: all)
 
     @property
     def ok(self) -> bool:
         return all(e.ok for e in self.errors.values())
+
+    @property
+    def variable_size(self) -> int:
+        """The number of entries of the variable."""
+        return int(np.prod(self.shape)) // self.rows if self.rows else 0
 
     @property
     def suspect(self) -> str | None:
@@ -79,10 +92,11 @@ class GradCheckReport:
     """The result of :func:`check_grad`: one :class:`VariableCheck` per variable.
 
     ``print(report)`` shows a table; ``report.ok`` says whether all agree;
-    ``report["w0"]`` (or ``report[0]``) is one variable's check.
+    ``report["w0"]`` (or ``report[0]``) is one variable's check; ``report.cost``
+    is the cost's value (the expression's array when a Jacobian was checked).
     """
 
-    def __init__(self, cost_value: float, checks: list, fd_eps: float, seed: int):
+    def __init__(self, cost_value, checks: list, fd_eps: float, seed: int):
         self.cost = cost_value
         self.checks = checks
         self.fd_eps = fd_eps
@@ -117,7 +131,11 @@ class GradCheckReport:
             fd_mark = ""
             if c.sampled is not None:
                 fd_mark = "*"
-                notes.append(f"* {c.name}: finite differences on a random sample of {len(c.sampled)} of {int(np.prod(c.shape))} entries (seed {self.seed})")
+                notes.append(f"* {c.name}: finite differences on a random sample of {len(c.sampled)} of "
+                             f"{c.variable_size} entries of the variable (seed {self.seed})")
+            if c.sampled_rows is not None:
+                notes.append(f"{c.name}: reverse mode on a random sample of {len(c.sampled_rows)} of "
+                             f"{c.rows} rows of the Jacobian (seed {self.seed})")
             result = "pass" if c.ok else "FAIL" + (f" ({c.suspect} is off)" if c.suspect else "")
             errors = [f"{c.errors[p].rel:.1e}" + (fd_mark if "fd" in p else "") + ("" if c.errors[p].ok else " !") for p in PAIRS]
             rows.append([c.name, _fmt_shape(c.shape), _short_formula(c.formula), *errors, result])
@@ -213,6 +231,12 @@ def check_grad(
     """Compare the compiled analytic gradient, numeric reverse mode and central
     finite differences of ``cost`` for each variable in ``wrt``.
 
+    >>> X, y, w = sd.matrix("X"), sd.vector("y"), sd.vector("w")
+    >>> report = sd.check_grad(sd.mean((X @ w - y) ** 2), w,
+    ...                        {X: np.eye(2), y: np.ones(2), w: np.array([0.5, -1.0])})
+    >>> report.ok
+    True
+
     ``values`` maps the cost's inputs to arrays (as for :func:`backprop`; shared
     variables default to their current value).  Finite differences step by
     ``eps * max(1, |x|)`` (``eps`` defaults to 1e-6) on the cost evaluated with
@@ -221,6 +245,11 @@ def check_grad(
     pair passes when ``|a - b| <= atol + rtol * max(|a|, |b|)``; the defaults
     come from the dtype (:data:`TOLERANCES`), and pairs with finite differences
     also allow for their rounding error.
+
+    A ``cost`` that is not a scalar is an expression whose Jacobian is checked
+    (``sd.jacobian`` compiled, numeric reverse mode one row at a time, finite
+    differences one column at a time; ``sample`` caps both): pass a gradient to
+    check a Hessian against finite differences of that gradient.
     """
     cost = as_tensor(cost)
     targets = [as_tensor(t) for t in ([wrt] if isinstance(wrt, Tensor) else wrt)]
@@ -229,6 +258,8 @@ def check_grad(
     eps = _FD_EPS if eps is None else eps
     env = {id(_var_of(k)): (_var_of(k), np.array(v)) for k, v in values.items()}
     given = {var: value for var, value in env.values()}
+    if cost.ndim:
+        return _check_jacobian(cost, targets, env, eps, rtol, atol, sample, seed)
 
     bp = backprop(cost, targets, {Tensor(v): a for v, a in given.items()})  # first: clear errors for missing values
     inputs = [Tensor(v) for v in given if v.role == "input"]
@@ -261,6 +292,88 @@ def check_grad(
             check.errors[(p, q)] = _pair_error(x, y, r, at + (noise if "fd" in (p, q) else 0.0))
         checks.append(check)
     return GradCheckReport(float(tape.values[id(cost.node)]), checks, eps, seed)
+
+
+def _check_jacobian(expr: Tensor, targets: list, env: dict, eps: float, rtol, atol, sample, seed: int) -> GradCheckReport:
+    """:func:`check_grad` for a non-scalar ``expr``: its Jacobian three ways."""
+    from ..derivatives import jacobian
+
+    given = {var: value for var, value in env.values()}
+    bound = {Tensor(v): a for v, a in given.items()}
+    reverse = Tape([expr.node], bound)  # first: clear errors for missing values
+    for t in targets:
+        if id(t.node) not in reverse.values and not isinstance(t.node, Variable):
+            raise ValueError(f"check_grad: {t.node.name or 'an expression'!r} is not a node of the expression's graph")
+    value = np.asarray(reverse.values[id(expr.node)])
+    inputs = [Tensor(v) for v in given if v.role == "input"]
+    jacs = _as_list(jacobian(expr, targets, disconnected="ignore"))
+    with _shared_values(env):
+        analytic = [np.asarray(a) for a in _as_list(function(inputs, jacs)(*(given[v.node] for v in inputs)))]
+
+    tape = Tape([expr.node], bound, precision="float64")
+    rng = np.random.default_rng(seed)
+    rows = value.size
+    sampled_rows = None if sample is None or rows <= sample else np.sort(rng.choice(rows, sample, replace=False))
+    row_index = np.arange(rows) if sampled_rows is None else sampled_rows
+    shapes = [np.shape(tape.values[id(t.node)]) if id(t.node) in tape.values else np.shape(reverse.leaf(t.node))
+              for t in targets]
+    numeric = [np.full((rows, int(np.prod(shape))), np.nan) for shape in shapes]
+    for i in row_index:
+        one_hot = np.zeros(rows)
+        one_hot[i] = 1.0
+        adjoints = reverse.backward(expr.node, [t.node for t in targets], one_hot.reshape(value.shape))
+        for k, t in enumerate(targets):
+            numeric[k][i] = np.ravel(adjoints[id(t.node)]) if id(t.node) in adjoints else 0.0
+    checks = []
+    for k, (t, jac, a, shape) in enumerate(zip(targets, jacs, analytic, shapes)):
+        size = int(np.prod(shape))
+        columns = None if sample is None or size <= sample else np.sort(rng.choice(size, sample, replace=False))
+        column_index = np.arange(size) if columns is None else columns
+        fd = np.full((rows, size), np.nan)
+        noise = 0.0
+        if id(t.node) in tape.values:
+            fd_columns, noise = _finite_difference_columns(tape, expr.node, t.node, column_index, eps)
+            fd[:, column_index] = fd_columns
+        else:
+            fd[:, column_index] = 0.0
+        precision = "float32" if "float32" in (expr.dtype, t.dtype) else "float64"
+        r, at = TOLERANCES[precision]
+        r, at = r if rtol is None else rtol, at if atol is None else atol
+        flat = a.reshape(rows, size)
+        check = VariableCheck(
+            name=t.node.name or f"wrt[{k}]", shape=tuple(value.shape) + tuple(shape), precision=precision,
+            formula=_formula_text(jac), grad=a, backprop=numeric[k].reshape(a.shape), fd=fd.reshape(a.shape),
+            sampled=columns, rtol=r, atol=at, fd_noise=noise, rows=rows, sampled_rows=sampled_rows,
+        )
+        check.errors[("grad", "backprop")] = _pair_error(flat[row_index], numeric[k][row_index], r, at)
+        check.errors[("grad", "fd")] = _pair_error(flat[:, column_index], fd[:, column_index], r, at + noise)
+        check.errors[("backprop", "fd")] = _pair_error(numeric[k][np.ix_(row_index, column_index)],
+                                                       fd[np.ix_(row_index, column_index)], r, at + noise)
+        checks.append(check)
+    return GradCheckReport(value, checks, eps, seed)
+
+
+def _finite_difference_columns(tape: Tape, expr: Node, target: Node, indices: np.ndarray, eps: float) -> tuple:
+    """Central differences of the expression along each flat index of ``target``
+    (one column of the Jacobian each, rows = the expression's entries), and
+    their rounding allowance."""
+    base = np.array(tape.values[id(target)], dtype=np.float64)
+    point = base.copy()
+    flat = point.reshape(-1)
+    out = np.zeros((np.size(tape.values[id(expr)]), len(indices)))
+    noise = 0.0
+    for col, i in enumerate(indices):
+        old = flat[i]
+        step = eps * max(1.0, abs(old))
+        flat[i] = old + step
+        up, x_up = np.ravel(tape.rerun(target, point.copy())[id(expr)]).astype(np.float64), flat[i]
+        flat[i] = old - step
+        down, x_down = np.ravel(tape.rerun(target, point.copy())[id(expr)]).astype(np.float64), flat[i]
+        flat[i] = old
+        out[:, col] = (up - down) / (x_up - x_down)
+        scale = max(float(np.max(np.abs(up), initial=0.0)), float(np.max(np.abs(down), initial=0.0)))
+        noise = max(noise, 8 * _FLOAT64_EPS * scale / (x_up - x_down))
+    return out, noise
 
 
 def _as_list(x) -> list:

@@ -10,6 +10,12 @@ their contributions add up.
 
 The steps are recorded from the sweep :func:`symdiff.grad.reverse_accumulate`
 itself runs, so they are what ``sd.grad`` computes, not a re-derivation.
+
+An expression that is not a scalar gets the sweep of its Jacobian
+(``sd.jacobian``): seeded with the identity, every adjoint carries the
+expression's axes in front; each adjoint is shown with the identity folded
+out as ``sd.jacobian`` folds it.  ``explain(sd.grad(loss, w), w)`` so shows
+how the Hessian of ``loss`` is derived.
 """
 from __future__ import annotations
 
@@ -21,9 +27,12 @@ import sympy as sp
 from ..grad import _cost_node, local_vjps, reverse_accumulate
 from ..graph.node import Leaf, Node, Variable
 from ..graph.sizes import SizeFacts
+from ..graph.types import FLOAT_DTYPES, TensorType
 from ..graph.walk import postorder
 from ..ops import build as b
 from ..printing import LatexFormulaPrinter, TextPrinter, formula
+from ..derivatives import identity_seed
+from ..rewrites.identity import fold_identity
 from ..rewrites.stabilize import stabilize
 from ..tensor import Tensor
 
@@ -46,7 +55,8 @@ class Explanation:
     """The steps of a backward sweep; ``str()`` is plain text, ``latex()`` and
     ``markdown()`` are documents (Jupyter shows the markdown)."""
 
-    def __init__(self, cost_name: str, target_names: list, steps: list):
+    def __init__(self, cost_name: str, target_names: list, steps: list, jacobian: bool = False):
+        self.jacobian = jacobian  # the sweep of a Jacobian (identity seed, batched adjoints)
         self.cost_name = cost_name
         self.target_names = target_names
         self.steps = steps
@@ -82,12 +92,13 @@ class Explanation:
             self._rendered[fmt] = self._render(fmt)
         return self._rendered[fmt]
 
-    def _formula(self, node: Node, fmt: str) -> tuple:
+    def _formula(self, node: Node, fmt: str, taken: set) -> tuple:
         """``node`` in the user's names (text or LaTeX), and its local ``where`` definitions.
 
         Named nodes and element counts are defined once for the whole document
-        (a conflicting definition stays local); ``t1``-style names are local."""
-        f = formula(node)
+        (a conflicting definition stays local); ``t1``-style names are local to
+        a step: ``taken`` holds those its other formulas use, and gets this one's."""
+        f = formula(node, reserved=frozenset(taken))
         local = []
         for name, definition in f.definitions:
             text = TextPrinter(f.names, definition).doprint(definition)
@@ -96,6 +107,7 @@ class Explanation:
                 if known[0] == text:
                     continue
             local.append((name, definition))
+        taken.update(n for n, _ in local)
         return _show(f, f.main, fmt), [(_name(n, fmt), _show(f, d, fmt)) for n, d in local]
 
     def _render(self, fmt: str) -> str:
@@ -108,6 +120,9 @@ class Explanation:
                 f"Backward pass of d {cost}/d ({targets}): {len(self.steps)} steps, from the cost back to the variables.",
                 f"g_v is d {cost}/d v, the adjoint of v: the sum of what v's consumers send it (-> [k]: sent to step k).",
             ]
+            if self.jacobian:
+                head.insert(1, f"{cost} is not a scalar: this is the sweep of its Jacobian, seeded with the identity; "
+                               f"each g_v has the axes of {cost} in front of those of v.")
             if shared:
                 width = max(len(n) for n, _ in shared)
                 head += ["where"] + [f"  {n.ljust(width)} = {d}" for n, d in shared]
@@ -127,22 +142,28 @@ class Explanation:
 
     def _render_step(self, step: Step, fmt: str) -> str:
         cost = _name(self.cost_name, fmt)
+        taken: set = set()  # the step's local names: each of its formulas gets fresh ones
         if isinstance(step.node, Variable):
             label, where = _name(step.node.name, fmt), []
         else:
-            label, where = self._formula(step.node, fmt)
+            label, where = self._formula(step.node, fmt, taken)
             if step.name:
                 label = f"{_name(step.name, fmt)} = {label}"
-        adjoint, where_adjoint = self._formula(step.adjoint, fmt)
+        before = set(taken)
+        adjoint, where_adjoint = self._formula(step.adjoint, fmt, taken)
         chain = [_name(step.symbol, fmt)]
         if step.received is None:
             chain.append(f"d {cost}/d {cost}" if fmt == "text" else rf"\partial {cost}/\partial {cost}")
-        else:
-            received = self._formula(step.received, fmt)[0]
-            if received != adjoint:
-                chain.append(received)
+        elif self._formula(step.received, fmt, before)[0] != adjoint:  # (names as the adjoint's would be)
+            received, where_received = self._formula(step.received, fmt, taken)
+            chain.append(received)
+            where_adjoint = where_received + where_adjoint
         chain.append(adjoint)
-        sends = [(n, self._formula(c, fmt)[0]) for n, c in step.sends]
+        sends = []
+        for n, c in step.sends:
+            text, where_sent = self._formula(c, fmt, taken)
+            sends.append((n, text))
+            where_adjoint += where_sent
         notes = [f"{n} = {d}" for n, d in where + where_adjoint]
         if fmt == "text":
             pad = "    "
@@ -151,7 +172,7 @@ class Explanation:
                 equation = f"\n{pad}{' ' * len(chain[0])} = ".join([chain[0] + " = " + chain[1]] + chain[2:])
             lines = [f"[{step.number}] {label}", pad + equation] + [f"{pad}-> [{n}]  {c}" for n, c in sends]
             if step.is_target:
-                lines.append(f"{pad}the gradient d {cost}/d {step.name}")
+                lines.append(f"{pad}the {'Jacobian' if self.jacobian else 'gradient'} d {cost}/d {step.name}")
             return "\n".join(lines + [f"{pad}where {note}" for note in notes])
         rows = [" = ".join(chain)] + [rf"\to [{n}]:\ {c}" for n, c in sends]
         if step.is_target:
@@ -192,13 +213,18 @@ class _Adjoint(Leaf):
 
 
 def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
-    """The reverse accumulation of d ``cost`` / d ``wrt``, one step per distinct node.
+    """The reverse accumulation of d ``cost`` / d ``wrt``, one step per distinct node
+    (for a non-scalar ``cost``: of its Jacobian, see the module doc).
 
     >>> x = sd.vector("x")
     >>> len(sd.explain(sd.sum(sd.exp(x)), x))
     3
     """
-    cost_node = _cost_node(cost, "explain")
+    if not isinstance(cost, Tensor):
+        raise TypeError(f"explain: the cost must be a symbolic tensor, got {type(cost).__name__}")
+    cost_node = _cost_node(cost, "explain") if not cost.ndim else cost.node
+    if cost_node.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"explain: the expression must be a float, got dtype {cost_node.dtype}")
     targets = [t for t in ([wrt] if isinstance(wrt, Tensor) else wrt)]
     for k, t in enumerate(targets):
         if not isinstance(t, Tensor):
@@ -206,10 +232,14 @@ def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
     nodes = [t.node for t in targets]
     stable = stabilize([cost_node], keep=nodes)[0]
     facts = SizeFacts(c for n in postorder([stable]) for c in n.constraints)
+    nb = stable.ndim  # a Jacobian: adjoints carry the expression's axes in front
+    seed = identity_seed(stable) if nb else None
     records = []
-    reverse_accumulate(stable, nodes, on_step=lambda node, g, pushed: records.append((node, g, pushed)), facts=facts)
+    reverse_accumulate(stable, nodes, on_step=lambda node, g, pushed: records.append((node, g, pushed)), facts=facts,
+                       seed=seed, nb=nb)
+    batch = tuple(stable.shape)
 
-    cost_name = cost_node.name or "cost"
+    cost_name = cost_node.name or ("y" if nb else "cost")
     numbers = {id(node): k + 1 for k, (node, _, _) in enumerate(records)}
     wanted = {id(n) for n in nodes}
     incoming: dict = {}
@@ -218,8 +248,12 @@ def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
         k = numbers[id(node)]
         name = cost_name if node is stable else node.name
         symbol = f"g_{name}" if name else f"g{k}"
-        placeholder = _Adjoint((), label=symbol, adjoint_type=node.type)
-        rules = local_vjps(node, placeholder, {id(operand) for operand, _ in pushed}, facts) if pushed else []
+        adjoint_type = TensorType(node.dtype, batch + tuple(node.shape)) if nb else node.type
+        placeholder = _Adjoint((), label=symbol, adjoint_type=adjoint_type)
+        rules = local_vjps(node, placeholder, {id(operand) for operand, _ in pushed}, facts, nb) if pushed else []
+        if nb:
+            rules = list(zip([operand for operand, _ in rules], fold_identity([c for _, c in rules], facts)))
+            g = fold_identity([g], facts)[0]
         parts = incoming.pop(id(node), None)
         steps.append(Step(k, node, name, symbol, None if parts is None else b.add_all(parts), g,
                           [(numbers[id(operand)], c) for operand, c in rules], id(node) in wanted))
@@ -230,4 +264,4 @@ def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
     for name, n in zip(names, nodes):
         if id(n) not in reached:
             raise ValueError(f"explain: the cost does not depend on {name!r}")
-    return Explanation(cost_name, names, steps)
+    return Explanation(cost_name, names, steps, jacobian=bool(nb))

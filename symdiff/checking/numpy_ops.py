@@ -13,6 +13,7 @@ import numpy as np
 
 from ..graph import node as gn
 from ..ops import elementwise as ew
+from ..ops import identity as ident
 from ..ops import indexing as ix
 from ..ops import linalg as la
 from ..ops import reductions as rd
@@ -78,6 +79,25 @@ def prod_others(x, axis=None):
     return np.moveaxis((before * after).reshape(moved.shape), ends, axes)
 
 
+def prod_others_adjoint(x, g, axis=None):
+    """For each entry j: the sum over i != j of g[i] times the product of the entries
+    other than i and j along ``axis`` (by brute force over pairs)."""
+    x, g = np.asarray(x, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    ends = tuple(range(x.ndim - len(axes), x.ndim))
+    xm, gm = np.moveaxis(x, axes, ends), np.moveaxis(g, axes, ends)
+    lead = xm.shape[: x.ndim - len(axes)]
+    xf, gf = xm.reshape(lead + (-1,)), gm.reshape(lead + (-1,))
+    n = xf.shape[-1]
+    out = np.zeros_like(xf)
+    for j in range(n):
+        for i in range(n):
+            if i != j:
+                others = [k for k in range(n) if k not in (i, j)]
+                out[..., j] += gf[..., i] * np.prod(xf[..., others], axis=-1)
+    return np.moveaxis(out.reshape(xm.shape), ends, axes)
+
+
 def scatter(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at the basic ``index``."""
     out = np.zeros(shape, dtype=np.result_type(g))
@@ -138,7 +158,7 @@ FORWARD = {
     ew.Cast: lambda n, x: np.asarray(x).astype(n.to),
     ew.Add: lambda n, a, b: np.add(a, b), ew.Sub: lambda n, a, b: np.subtract(a, b),
     ew.Mul: lambda n, a, b: np.multiply(a, b), ew.Div: lambda n, a, b: np.true_divide(a, b),
-    ew.Pow: lambda n, a, b: np.power(np.asarray(a, dtype=n.dtype), b), ew.Neg: lambda n, x: np.negative(x),
+    ew.Pow: lambda n, a, b: np.power(np.asarray(a, dtype=np.promote_types(np.asarray(a).dtype, n.dtype)), b), ew.Neg: lambda n, x: np.negative(x),
     ew.Less: lambda n, a, b: np.less(a, b), ew.LessEqual: lambda n, a, b: np.less_equal(a, b),
     ew.Greater: lambda n, a, b: np.greater(a, b), ew.GreaterEqual: lambda n, a, b: np.greater_equal(a, b),
     ew.Equal: lambda n, a, b: np.equal(a, b), ew.NotEqual: lambda n, a, b: np.not_equal(a, b),
@@ -155,9 +175,11 @@ FORWARD = {
     sh.Concatenate: lambda n, *parts: np.concatenate(parts, axis=n.axis),
     sh.AxisSlice: lambda n, g, start, length: np.take(g, np.arange(start, start + length), axis=n.axis),
     la.MatMul: lambda n, a, b: np.matmul(a, b),
+    la.MatVecPair: lambda n, a, u, v: np.stack([np.matmul(a, u), np.matmul(a, v)]),
     rd.Reduce: lambda n, x: {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}[n.kind](
         x, axis=n.axes, keepdims=n.keepdims),
     rd.ProdOthers: lambda n, x: prod_others(x, n.axes),
+    rd.ProdOthersAdjoint: lambda n, x, g: prod_others_adjoint(x, g, n.axes),
     rd.ArgReduce: lambda n, x: (np.argmax if n.kind == "argmax" else np.argmin)(x, axis=n.axes[0], keepdims=n.keepdims),
     rd.LogSumExp: lambda n, x: logsumexp(x, axis=n.axes, keepdims=n.keepdims),
     rd.Softmax: lambda n, x: softmax(x, n.axis),
@@ -167,13 +189,15 @@ FORWARD = {
     ix.IndexAdd: lambda n, g, *rest: scatter_add(g, rest[: len(n.axes)], n.axes, _ints(rest[len(n.axes):])),
     ix.Arange: lambda n, size: np.arange(size),
     ix.Onehot: lambda n, labels, k: onehot(labels, k, n.dtype),
+    ident.Eye: lambda n, size: np.eye(size, dtype=n.dtype),
+    ident.Diag: lambda n, v, size: np.where(np.eye(size, dtype=bool), v, np.zeros((), dtype=n.dtype)),
 }
 """Node class -> ``forward(node, *operand_values, *size_values)``; sizes a node
 carries as parameters (``dims``, ``start``, ...) come after its operands."""
 
 SIZE_PARAMS = {
     sh.Expand: ("dims",), sh.Reshape: ("dims",), sh.IndexAdjoint: ("dims",), sh.AxisSlice: ("start", "length"),
-    ix.IndexAdd: ("dims",), ix.Arange: ("n",), ix.Onehot: ("k",),
+    ix.IndexAdd: ("dims",), ix.Arange: ("n",), ix.Onehot: ("k",), ident.Eye: ("n",), ident.Diag: ("n",),
 }
 
 
@@ -194,8 +218,9 @@ def namespace() -> dict:
         "clip", "sum", "prod", "max", "min", "argmax", "argmin", "broadcast_to", "reshape", "transpose",
         "concatenate", "arange")}
     ns.update(sigmoid=sigmoid, softplus=softplus, relu=relu, step=step, logsumexp=logsumexp, softmax=softmax,
-              log_softmax=log_softmax, prod_others=prod_others, scatter=scatter, scatter_add=scatter_add,
-              onehot=onehot, s_=np.s_, np=np, inf=np.inf, nan=np.nan)
+              log_softmax=log_softmax, prod_others=prod_others, prod_others_adjoint=prod_others_adjoint,
+              scatter=scatter, scatter_add=scatter_add, onehot=onehot, eye=np.eye, diag=np.diag, s_=np.s_, np=np,
+              inf=np.inf, nan=np.nan)
     return ns
 
 

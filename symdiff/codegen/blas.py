@@ -13,9 +13,12 @@ on-disk cache, and ``cache=True`` works for callers:
   OpenBLAS is found (or ``SYMDIFF_DISABLE_BLAS=1``) the loop cfunc
   ``fallback_gemm(dtype)``; ``HAVE_BLAS`` tells which.  Cached machine code
   does not depend on the choice.
+* ``symdiff_cblas_{d,s}gemv``: the OpenBLAS ``?gemv`` (or the loop cfunc
+  ``fallback_gemv(dtype)``), for products with a vector: a ``gemm`` with one
+  column packs the whole matrix first, several times slower than ``gemv``.
 * ``symdiff_gemm_{d,s}``: a cfunc taking pointers, shapes and byte strides
   that picks transpose flags and leading dimensions, copies operands BLAS
-  cannot address, and calls the gemm.  Keeping this logic in one compiled
+  cannot address, and calls the gemm (the gemv for a matrix-vector product).  Keeping this logic in one compiled
   cfunc instead of inlining it keeps each new ``matmul`` signature cheap
   to compile; the price is loading (first time: compiling) two cfuncs at
   import.
@@ -53,6 +56,12 @@ def _cblas_args(t):
     return (i32, i32, i32, i64, i64, i64, t, p, i64, p, i64, t, p, i64)
 
 
+def _cblas_gemv_args(t):
+    """Numba argument types of row-major ILP64 CBLAS ``?gemv`` for scalar type t."""
+    p, i32, i64 = types.CPointer(t), types.int32, types.int64
+    return (i32, i32, i64, i64, t, p, i64, p, i64, t, p, i64)
+
+
 def _driver_args(t):
     """Numba argument types of ``symdiff_gemm_?``: m, n, k, alpha, (ptr, stride0, stride1) x3."""
     p, i64 = types.CPointer(t), types.int64
@@ -83,6 +92,28 @@ def _cblas_gemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, bet
             else:
                 values.append(context.cast(builder, val, ty, argtys[i + 1]))
         _call_symbol(context, builder, f"symdiff_cblas_{_CHAR[str(dtype)]}gemm", argtys, values)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _cblas_gemv(typingctx, trans, m, n, alpha, a, lda, x, incx, beta, y, incy):
+    """Call ``symdiff_cblas_?gemv`` (row-major ``m`` by ``n`` matrix at ``a``) on the data of arrays a, x, y."""
+    if not (isinstance(y, types.Array) and a.dtype == x.dtype == y.dtype and str(y.dtype) in _CHAR):
+        return None
+    sig = types.none(trans, m, n, alpha, a, lda, x, incx, beta, y, incy)
+
+    def codegen(context, builder, signature, args):
+        dtype = signature.args[9].dtype
+        argtys = _cblas_gemv_args(dtype)
+        values = [context.get_constant(types.int32, ROW_MAJOR)]
+        for i, (ty, val) in enumerate(zip(signature.args, args)):
+            if isinstance(ty, types.Array):
+                values.append(context.make_array(ty)(context, builder, val).data)
+            else:
+                values.append(context.cast(builder, val, ty, argtys[i + 1]))
+        _call_symbol(context, builder, f"symdiff_cblas_{_CHAR[str(dtype)]}gemv", argtys, values)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -153,16 +184,42 @@ def _gemm_loops(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c
                     c[row + j] += aip * b[p * ldb + j]
 
 
-_FALLBACKS = {}  # dtype name -> cfunc; kept alive while its address is registered
+def _gemv_loops(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy):
+    """Row-major CBLAS ``?gemv`` in plain loops (``order`` is assumed ROW_MAJOR)."""
+    if trans == NO_TRANS:
+        for i in range(m):
+            acc = 0 * alpha
+            for j in range(n):
+                acc += a[i * lda + j] * x[j * incx]
+            y[i * incy] = alpha * acc + (0 if beta == 0 else beta * y[i * incy])
+    else:
+        for j in range(n):
+            y[j * incy] = 0 if beta == 0 else beta * y[j * incy]
+        for i in range(m):
+            xi = alpha * x[i * incx]
+            for j in range(n):
+                y[j * incy] += xi * a[i * lda + j]
+
+
+_FALLBACKS = {}  # (routine, dtype name) -> cfunc; kept alive while its address is registered
 
 
 def fallback_gemm(dtype):
     """Loop implementation of row-major ILP64 CBLAS ``?gemm`` for dtype, as a Numba cfunc."""
     name = np.dtype(dtype).name
-    if name not in _FALLBACKS:
+    if ("gemm", name) not in _FALLBACKS:
         sig = types.void(*_cblas_args(from_dtype(np.dtype(name))))
-        _FALLBACKS[name] = cfunc(sig, cache=True)(_gemm_loops)
-    return _FALLBACKS[name]
+        _FALLBACKS["gemm", name] = cfunc(sig, cache=True)(_gemm_loops)
+    return _FALLBACKS["gemm", name]
+
+
+def fallback_gemv(dtype):
+    """Loop implementation of row-major ILP64 CBLAS ``?gemv`` for dtype, as a Numba cfunc."""
+    name = np.dtype(dtype).name
+    if ("gemv", name) not in _FALLBACKS:
+        sig = types.void(*_cblas_gemv_args(from_dtype(np.dtype(name))))
+        _FALLBACKS["gemv", name] = cfunc(sig, cache=True)(_gemv_loops)
+    return _FALLBACKS["gemv", name]
 
 
 @njit(cache=True)
@@ -247,6 +304,8 @@ def _gemm(a, b, out, alpha, beta):
     if tb == _COPY or _overlaps(b, out):
         b = _c_copy(b)
         tb, ldb = NO_TRANS, n
+    if (n == 1 or m == 1) and _gemv(a, b, out, alpha, beta, ta, lda, tb, ldb):
+        return
     tc, ldc = _blas_layout(out)
     if tc == NO_TRANS:
         _cblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc)
@@ -256,6 +315,45 @@ def _gemm(a, b, out, alpha, beta):
         _update(out, beta, tmp)
 
 
+@njit(cache=True)
+def _step(x, axis):
+    """The element stride of 2-D x along ``axis`` (1 for a length-1 axis), or 0 if BLAS cannot use it."""
+    if x.shape[axis] == 1:
+        return 1
+    stride = x.strides[axis]
+    if stride <= 0 or stride % x.itemsize != 0:
+        return 0
+    return stride // x.itemsize
+
+
+@njit(cache=True)
+def _gemv(a, b, out, alpha, beta, ta, lda, tb, ldb):
+    """out = alpha * a @ b + beta * out by ``?gemv`` when b is one column or a one row
+    (a and b already addressable, not overlapping out); False if it does not apply."""
+    m, k = a.shape
+    n = b.shape[1]
+    if n == 1:  # out[:, 0] = op(A) b[:, 0]
+        incx, incy = _step(b, 0), _step(out, 0)
+    else:  # out[0, :] = op(B)^T a[0, :]
+        incx, incy = _step(a, 1), _step(out, 1)
+    if incx == 0 or incy == 0:
+        return False
+    if beta == 0:  # as in BLAS, out is not read: no NaN from 0 * garbage
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = 0
+    if n == 1:
+        if ta == NO_TRANS:
+            _cblas_gemv(NO_TRANS, m, k, alpha, a, lda, b, incx, beta, out, incy)
+        else:
+            _cblas_gemv(TRANS, k, m, alpha, a, lda, b, incx, beta, out, incy)
+    elif tb == NO_TRANS:
+        _cblas_gemv(TRANS, k, n, alpha, b, ldb, a, incx, beta, out, incy)
+    else:
+        _cblas_gemv(NO_TRANS, n, k, alpha, b, ldb, a, incx, beta, out, incy)
+    return True
+
+
 def _gemm_driver(m, n, k, alpha, a, sa0, sa1, b, sb0, sb1, beta, c, sc0, sc1):
     """Body of the ``symdiff_gemm_?`` cfuncs: _gemm on raw pointers and byte strides."""
     _gemm(_view(a, m, k, sa0, sa1), _view(b, k, n, sb0, sb1), _view(c, m, n, sc0, sc1),
@@ -263,7 +361,8 @@ def _gemm_driver(m, n, k, alpha, a, sa0, sa1, b, sb0, sb1, beta, c, sc0, sc1):
 
 
 def _find_openblas():
-    """(path, {dtype name: ?gemm address}) of numpy's bundled ILP64 OpenBLAS, or None."""
+    """(path, {(routine, dtype name): address}) of numpy's bundled ILP64 OpenBLAS
+    ``?gemm`` and ``?gemv``, or None."""
     if os.environ.get("SYMDIFF_DISABLE_BLAS", "0") not in ("", "0"):
         return None
     root = os.path.dirname(np.__file__)
@@ -279,12 +378,12 @@ def _find_openblas():
             # numpy >= 2.0 wheels use the scipy_ prefix, numpy 1.2x wheels none.
             for prefix in ("scipy_cblas_", "cblas_"):
                 try:
-                    funcs = {name: getattr(lib, f"{prefix}{char}gemm64_")
-                             for name, char in _CHAR.items()}
+                    funcs = {(routine, name): getattr(lib, f"{prefix}{char}{routine}64_")
+                             for name, char in _CHAR.items() for routine in ("gemm", "gemv")}
                 except AttributeError:
                     continue
-                return path, {name: ctypes.cast(f, ctypes.c_void_p).value
-                              for name, f in funcs.items()}
+                return path, {key: ctypes.cast(f, ctypes.c_void_p).value
+                              for key, f in funcs.items()}
     return None
 
 
@@ -295,8 +394,10 @@ def _bind_symbols():
     """Register all symbols; return the OpenBLAS path, or None if loops are used."""
     found = _find_openblas()
     for name, char in _CHAR.items():
-        gemm = fallback_gemm(name).address if found is None else found[1][name]
+        gemm = fallback_gemm(name).address if found is None else found[1]["gemm", name]
+        gemv = fallback_gemv(name).address if found is None else found[1]["gemv", name]
         ll.add_symbol(f"symdiff_cblas_{char}gemm", gemm)
+        ll.add_symbol(f"symdiff_cblas_{char}gemv", gemv)
         sig = types.void(*_driver_args(from_dtype(np.dtype(name))))
         _DRIVERS[name] = cfunc(sig, cache=True)(_gemm_driver)
         ll.add_symbol(f"symdiff_gemm_{char}", _DRIVERS[name].address)

@@ -103,6 +103,13 @@ def iteration_space(node: Node) -> tuple | None:
     return None
 
 
+def _broadcast_into(shape: tuple, space: tuple) -> bool:
+    """Whether a value of ``shape`` is read at more positions than it has in a loop over ``space``."""
+    if len(shape) < len(space):
+        return True
+    return any(d == 1 and n != 1 for d, n in zip(shape[len(shape) - len(space):], space))
+
+
 def _costs(order: list) -> dict:
     """Rough cost of computing each node inline (transcendental functions are dear),
     capped so that shared subexpressions of deep graphs cannot make it explode."""
@@ -143,6 +150,7 @@ class _Planner:
         self.inputs = list(inputs)
         self.parallel_threshold = parallel_threshold
         self.alias_memo: dict = {}
+        self.by_id = {id(n): n for n in self.order}
 
     # -- 1. materialise --------------------------------------------------------
     def materialise(self) -> list:
@@ -164,7 +172,10 @@ class _Planner:
                 else:
                     loops |= owners.get(id(parent), {id(parent)})
             hoist = not node.shape and any(p.shape for p in self.consumers[id(node)])  # computed once, not per element
-            if None in loops or (len(loops) > 1 and cost[id(node)] >= 4) or hoist:
+            spread = cost[id(node)] >= 4 and any(  # a dear value read along axes it does not have: store it once
+                _broadcast_into(node.shape, iteration_space(self.by_id[o]) or self.by_id[o].shape)
+                for o in loops if o is not None)
+            if None in loops or (len(loops) > 1 and cost[id(node)] >= 4) or hoist or spread:
                 chosen.add(id(node))
                 owners[id(node)] = {id(node)}
             else:
@@ -182,17 +193,7 @@ class _Planner:
     def reads(self, node: Node) -> set:
         """What ``node``'s own code reads: ids of materialised nodes and leaves, seen
         through the operands it inlines."""
-        found, stack, seen = set(), list(node.inputs), set()
-        while stack:
-            c = stack.pop()
-            if id(c) in seen:
-                continue
-            seen.add(id(c))
-            if id(c) in self.chosen or isinstance(c, Leaf):
-                found.add(id(c))
-            elif is_inline(c):
-                stack.extend(c.inputs)
-        return found
+        return {id(n) for n in self.reads_nodes(node)}
 
     def reads_nodes(self, node: Node) -> list:
         """Like :meth:`reads`, as nodes."""

@@ -8,23 +8,36 @@ from .blas import matmul
 
 
 @numba.njit(cache=True, nogil=True)
+def _max_and_rest(x, r):
+    """The largest entry ``m`` of row ``r`` (NaN if any), its column, and the sum of
+    ``exp(v - m)`` over the *other* entries (so ``log(sum(exp(row))) = m + log1p(rest)``
+    keeps the digits a plain ``log`` of ``1 + tiny`` would round away)."""
+    cols = x.shape[1]
+    m = x[r, 0]
+    at = 0
+    for c in range(1, cols):
+        v = x[r, c]
+        if v > m or v != v:
+            m = v
+            at = c
+            if v != v:
+                break
+    rest = 0.0
+    if np.isfinite(m):
+        for c in range(cols):
+            if c != at:
+                rest += np.exp(x[r, c] - m)
+    return m, rest
+
+
+@numba.njit(cache=True, nogil=True)
 def logsumexp_rows(x):
     """log(sum(exp(row))) of each row of a C-contiguous 2-D array, max-shifted for stability."""
-    rows, cols = x.shape
+    rows = x.shape[0]
     out = np.empty(rows, dtype=x.dtype)
     for r in range(rows):
-        m = x[r, 0]
-        for c in range(1, cols):
-            v = x[r, c]
-            if v > m or v != v:
-                m = v
-        if not np.isfinite(m):  # inf, -inf (all entries -inf) or nan
-            out[r] = m
-            continue
-        total = 0.0
-        for c in range(cols):
-            total += np.exp(x[r, c] - m)
-        out[r] = m + np.log(total)
+        m, rest = _max_and_rest(x, r)
+        out[r] = m + np.log1p(rest) if np.isfinite(m) else m  # inf, -inf (all -inf) or NaN stay
     return out
 
 
@@ -110,56 +123,54 @@ def softmax_minus_rows(x, t, total):
 
 @numba.njit(cache=True, nogil=True)
 def log_softmax_rows(x):
-    """row - logsumexp(row) for each row of a C-contiguous 2-D array."""
-    lse = logsumexp_rows(x)
+    """row - logsumexp(row) for each row of a C-contiguous 2-D array, as
+    ``(row - m) - log1p(rest)``: accurate to the last digit at saturation."""
     rows, cols = x.shape
     out = np.empty_like(x)
     for r in range(rows):
+        m, rest = _max_and_rest(x, r)
+        if not np.isfinite(m):
+            for c in range(cols):
+                out[r, c] = x[r, c] - m
+            continue
+        tail = np.log1p(rest)
         for c in range(cols):
-            out[r, c] = x[r, c] - lse[r]
+            out[r, c] = (x[r, c] - m) - tail
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _arg_rows(x, largest):
+    """Index of the largest (or smallest) entry of each row: the first one, and the
+    first NaN if there is one (as NumPy's argmax/argmin)."""
+    rows, cols = x.shape
+    out = np.empty(rows, dtype=np.int64)
+    for r in range(rows):
+        best = 0
+        m = x[r, 0]
+        if m == m:
+            for c in range(1, cols):
+                v = x[r, c]
+                if v != v:
+                    best = c
+                    break
+                if (v > m) if largest else (v < m):
+                    m = v
+                    best = c
+        out[r] = best
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def argmax_rows(x):
     """Index of the largest entry of each row (the first one; a NaN counts as largest)."""
-    rows, cols = x.shape
-    out = np.empty(rows, dtype=np.int64)
-    for r in range(rows):
-        best = 0
-        m = x[r, 0]
-        if m == m:
-            for c in range(1, cols):
-                v = x[r, c]
-                if v != v:
-                    best = c
-                    break
-                if v > m:
-                    m = v
-                    best = c
-        out[r] = best
-    return out
+    return _arg_rows(x, True)
 
 
 @numba.njit(cache=True, nogil=True)
 def argmin_rows(x):
     """Index of the smallest entry of each row (the first one; a NaN counts as smallest)."""
-    rows, cols = x.shape
-    out = np.empty(rows, dtype=np.int64)
-    for r in range(rows):
-        best = 0
-        m = x[r, 0]
-        if m == m:
-            for c in range(1, cols):
-                v = x[r, c]
-                if v != v:
-                    best = c
-                    break
-                if v < m:
-                    m = v
-                    best = c
-        out[r] = best
-    return out
+    return _arg_rows(x, False)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -181,10 +192,58 @@ def prod_others_rows(x):
 
 
 @numba.njit(cache=True, nogil=True)
+def prod_others_adjoint_rows(x, g):
+    """For each entry j of a row: the sum over i != j of g[i] times the product of the
+    row's entries other than i and j.  With P[j] = prod(x[:j]) and S[j] = prod(x[j+1:]),
+    it is L[j]*S[j] + P[j]*R[j], where L[j+1] = L[j]*x[j] + g[j]*P[j] sums over i < j and
+    R[j-1] = R[j]*x[j] + g[j]*S[j] over i > j: linear time, exact when entries are zero."""
+    rows, cols = x.shape
+    out = np.empty(x.shape, dtype=g.dtype)
+    prefix = np.empty(cols, dtype=g.dtype)
+    for r in range(rows):
+        p, left = g.dtype.type(1), g.dtype.type(0)
+        for j in range(cols):
+            out[r, j] = left
+            prefix[j] = p
+            left = left * x[r, j] + g[r, j] * p
+            p = p * x[r, j]
+        s, right = g.dtype.type(1), g.dtype.type(0)
+        for j in range(cols - 1, -1, -1):
+            out[r, j] = out[r, j] * s + prefix[j] * right
+            right = right * x[r, j] + g[r, j] * s
+            s = s * x[r, j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def batched_matmul(a, b):
     """a[i] @ b[i] for 3-D C-contiguous arrays of equal first size."""
     n = a.shape[0]
     out = np.empty((n, a.shape[1], b.shape[2]), dtype=a.dtype)
     for i in range(n):
         out[i] = matmul(a[i], b[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def matvec_pair(a, u, v):
+    """``np.stack([a @ u, a @ v])`` reading ``a`` once (two products share each row's
+    loads); the dot products may be summed in any order, as BLAS does.  A matrix
+    whose rows are not contiguous takes two matrix-vector products instead."""
+    m, k = a.shape
+    out = np.empty((2, m), dtype=a.dtype)
+    if a.strides[1] != a.itemsize and k > 1:
+        out[0] = matmul(a, u)
+        out[1] = matmul(a, v)
+        return out
+    zero = np.zeros(1, dtype=a.dtype)[0]
+    for i in range(m):
+        s = zero
+        t = zero
+        for j in range(k):
+            x = a[i, j]
+            s += x * u[j]
+            t += x * v[j]
+        out[0, i] = s
+        out[1, i] = t
     return out

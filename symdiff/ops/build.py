@@ -96,6 +96,10 @@ def add(x: Node, y: Node) -> Node:
         return sub(y, x.inputs[0])
     if x is y:
         return mul(const(2, x), x)
+    for first, second in ((x, y), (y, x)):  # a + (-2)*b is a - 2*b
+        c, rest = _coefficient(second)
+        if c is not None and rest is not None and c.value.is_negative:
+            return sub(first, mul(neg(c), rest))
     if isinstance(x, ew.Div) and isinstance(y, ew.Div) and x.inputs[1] is y.inputs[1]:
         return div(add(x.inputs[0], y.inputs[0]), x.inputs[1])
     if isinstance(y, Constant) and not isinstance(x, Constant) and y.value.is_negative:

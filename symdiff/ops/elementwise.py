@@ -332,6 +332,11 @@ class Cast(Elementwise):
     def result_dtype(self):
         return self.to, False
 
+    @property
+    def differentiable(self) -> bool:
+        """A cast to an integer or bool dtype is piecewise constant: no gradient flows through it."""
+        return self.to in FLOAT_DTYPES and self.inputs[0].dtype in FLOAT_DTYPES
+
     def vjp(self, g):
         x = self.inputs[0]
         if x.dtype not in FLOAT_DTYPES:
@@ -416,6 +421,12 @@ class Sub(Binary):
 
 class Mul(Binary):
     symbol, latex_symbol, precedence, strict_right = "*", " ", PRECEDENCE["Mul"], True
+
+    def _sympystr(self, printer):
+        x, y = self.inputs
+        if isinstance(x, Constant) and x.value.is_negative:  # -2*x, not (-2)*x
+            return f"-{printer._print(-x.value)}*{printer.parenthesize(y, self.precedence, strict=True)}"
+        return super()._sympystr(printer)
 
     def vjp(self, g):
         x, y = self.inputs
@@ -643,57 +654,50 @@ class Where(Elementwise):
         return f"({p.arg(self, 1)} if {p.arg(self, 0, cast=False)} else {p.arg(self, 2)})"
 
 
-class Maximum(Binary):
+class _Extremum(Binary):
+    """The elementwise larger (``Maximum``) or smaller (``Minimum``) operand: NaN
+    propagates, and on ties the gradient goes to the first operand."""
+
+    precedence = _ATOM
+    fname: ClassVar[str] = ""
+    keeps: ClassVar[str] = ""  # the comparison under which the first operand is the result
+    sympy_fn: ClassVar = None
+
+    def vjp(self, g):
+        x, y = self.inputs
+        first = b.greater_equal(x, y) if self.keeps == ">=" else b.less_equal(x, y)
+        return [b.where(first, g, b.zero(g)), b.where(first, b.zero(g), g)]
+
+    def _sympystr(self, printer):
+        return f"{self.fname}({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])})"
+
+    def _latex(self, printer):
+        return rf"\{self.fname[:3]}\left({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])}\right)"
+
+    def _numba(self, p):
+        x, y = p.arg(self, 0), p.arg(self, 1)
+        return f"({x} if ({x} {self.keeps} {y} or {x} != {x}) else {y})"
+
+    def to_sympy(self, x, y):
+        return self.sympy_fn(x, y)
+
+
+class Maximum(_Extremum):
     """Elementwise larger of ``a`` and ``b`` (NaN propagates; ties send the gradient to ``a``)."""
 
-    precedence = _ATOM
-
-    def vjp(self, g):
-        x, y = self.inputs
-        first = b.greater_equal(x, y)
-        return [b.where(first, g, b.zero(g)), b.where(first, b.zero(g), g)]
-
-    def _sympystr(self, printer):
-        return f"maximum({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])})"
-
-    def _latex(self, printer):
-        return rf"\max\left({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])}\right)"
-
-    def _numba(self, p):
-        x, y = p.arg(self, 0), p.arg(self, 1)
-        return f"({x} if ({x} >= {y} or {x} != {x}) else {y})"
-
-    def to_sympy(self, x, y):
-        return sp.Max(x, y)
+    fname, keeps, sympy_fn = "maximum", ">=", sp.Max
 
 
-class Minimum(Binary):
+class Minimum(_Extremum):
     """Elementwise smaller of ``a`` and ``b`` (NaN propagates; ties send the gradient to ``a``)."""
 
-    precedence = _ATOM
-
-    def vjp(self, g):
-        x, y = self.inputs
-        first = b.less_equal(x, y)
-        return [b.where(first, g, b.zero(g)), b.where(first, b.zero(g), g)]
-
-    def _sympystr(self, printer):
-        return f"minimum({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])})"
-
-    def _latex(self, printer):
-        return rf"\min\left({printer._print(self.inputs[0])}, {printer._print(self.inputs[1])}\right)"
-
-    def _numba(self, p):
-        x, y = p.arg(self, 0), p.arg(self, 1)
-        return f"({x} if ({x} <= {y} or {x} != {x}) else {y})"
-
-    def to_sympy(self, x, y):
-        return sp.Min(x, y)
+    fname, keeps, sympy_fn = "minimum", "<=", sp.Min
 
 
 class Clip(Elementwise):
-    """``x`` limited to ``[lo, hi]`` (NumPy's ``clip``); the gradient flows to ``x``
-    where ``lo <= x <= hi``, else to the bound that was taken (to none at NaN)."""
+    """``x`` limited to ``[lo, hi]``, as NumPy's ``clip``: ``minimum(maximum(x, lo), hi)``
+    (so ``hi`` when ``lo > hi``).  The gradient flows to ``x`` where ``lo <= x <= hi``,
+    else to the bound that was taken (to none at NaN)."""
 
     arity = 3
     precedence = _ATOM
@@ -703,9 +707,11 @@ class Clip(Elementwise):
 
     def vjp(self, g):
         x, lo, hi = self.inputs
-        below, above = b.less(x, lo), b.greater(x, hi)
+        below = b.less(x, lo)
+        capped = b.greater(b.where(below, lo, x), hi)  # the result is hi (false at NaN)
         inside = b.logical_and(b.greater_equal(x, lo), b.less_equal(x, hi))  # none of the three at NaN
-        return [b.where(inside, g, b.zero(g)), b.where(below, g, b.zero(g)), b.where(above, g, b.zero(g))]
+        to_lo = b.logical_and(below, b.logical_not(capped))
+        return [b.where(inside, g, b.zero(g)), b.where(to_lo, g, b.zero(g)), b.where(capped, g, b.zero(g))]
 
     def _sympystr(self, printer):
         return "clip(" + ", ".join(printer._print(a) for a in self.inputs) + ")"
@@ -715,7 +721,8 @@ class Clip(Elementwise):
 
     def _numba(self, p):
         x, lo, hi = p.arg(self, 0), p.arg(self, 1), p.arg(self, 2)
-        return f"({hi} if {x} > {hi} else ({lo} if {x} < {lo} else {x}))"
+        raised = f"({lo} if {x} < {lo} else {x})"
+        return f"({hi} if {raised} > {hi} else {raised})"
 
 
 ELEMENTWISE_OPS = (
@@ -733,69 +740,107 @@ def apply(cls, *operands, name: str | None = None) -> Tensor:
     return named(Tensor(cls(tuple(as_node(o) for o in operands))), name)
 
 
-def _unary(cls, doc: str):
+def _unary(cls, doc: str, derivative: str):
+    """The ``sd.NAME`` function of the one-operand op ``cls``; its docstring is ``doc``
+    and an example printing ``derivative``, the gradient of ``sum(NAME(x))``."""
     def op(x, name: str | None = None) -> Tensor:
         return apply(cls, x, name=name)
 
     op.__name__ = op.__qualname__ = cls.fname
-    op.__doc__ = doc
+    op.__doc__ = (f"{doc}\n\n"
+                  f">>> x = sd.vector('x')\n"
+                  f">>> print(sd.pprint(sd.grad(sd.sum(sd.{cls.fname}(x)), x)))\n"
+                  f"{derivative}\n")
     return op
 
 
-exp = _unary(Exp, "Elementwise e**x.\n\n>>> sd.pprint(sd.exp(sd.vector('x')))\n'exp(x)'")
-expm1 = _unary(Expm1, "Elementwise exp(x) - 1, accurate for small x.")
-log = _unary(Log, "Elementwise natural logarithm.")
-log1p = _unary(Log1p, "Elementwise log(1 + x), accurate for small x.")
-log2 = _unary(Log2, "Elementwise base-2 logarithm.")
-log10 = _unary(Log10, "Elementwise base-10 logarithm.")
-sqrt = _unary(Sqrt, "Elementwise square root (derivative 0 at x = 0).")
-abs = _unary(Abs, "Elementwise |x| (derivative sign(x), 0 at x = 0).")
-sign = _unary(Sign, "Elementwise sign: -1, 0 or 1 (zero derivative).")
-floor = _unary(Floor, "Elementwise floor (zero derivative).")
-ceil = _unary(Ceil, "Elementwise ceiling (zero derivative).")
-sin = _unary(Sin, "Elementwise sine.")
-cos = _unary(Cos, "Elementwise cosine.")
-tan = _unary(Tan, "Elementwise tangent.")
-arcsin = _unary(Arcsin, "Elementwise inverse sine.")
-arccos = _unary(Arccos, "Elementwise inverse cosine.")
-arctan = _unary(Arctan, "Elementwise inverse tangent.")
-sinh = _unary(Sinh, "Elementwise hyperbolic sine.")
-cosh = _unary(Cosh, "Elementwise hyperbolic cosine.")
-tanh = _unary(Tanh, "Elementwise hyperbolic tangent.")
-arcsinh = _unary(Arcsinh, "Elementwise inverse hyperbolic sine.")
-arctanh = _unary(Arctanh, "Elementwise inverse hyperbolic tangent.")
-sigmoid = _unary(Sigmoid, "Elementwise logistic function 1/(1 + exp(-x)).")
-softplus = _unary(Softplus, "Elementwise log(1 + exp(x)), computed without overflow.")
-relu = _unary(Relu, "Elementwise max(x, 0); derivative step(x).")
+exp = _unary(Exp, "Elementwise e**x.", "exp(x)")
+expm1 = _unary(Expm1, "Elementwise exp(x) - 1, accurate for small x.", "expm1(x) + 1")
+log = _unary(Log, "Elementwise natural logarithm.", "1/x")
+log1p = _unary(Log1p, "Elementwise log(1 + x), accurate for small x.", "1/(1 + x)")
+log2 = _unary(Log2, "Elementwise base-2 logarithm.", "1/(log(2)*x)")
+log10 = _unary(Log10, "Elementwise base-10 logarithm.", "1/(log(10)*x)")
+sqrt = _unary(Sqrt, "Elementwise square root (derivative 0 at x = 0).", "where(x == 0, 0, 1/(2*sqrt(x)))")
+abs = _unary(Abs, "Elementwise |x| (derivative sign(x), 0 at x = 0); Python's ``abs(x)`` too.", "sign(x)")
+sign = _unary(Sign, "Elementwise sign: -1, 0 or 1 (zero derivative).", "broadcast_to(0, x.shape)")
+floor = _unary(Floor, "Elementwise floor (zero derivative).", "broadcast_to(0, x.shape)")
+ceil = _unary(Ceil, "Elementwise ceiling (zero derivative).", "broadcast_to(0, x.shape)")
+sin = _unary(Sin, "Elementwise sine.", "cos(x)")
+cos = _unary(Cos, "Elementwise cosine.", "-sin(x)")
+tan = _unary(Tan, "Elementwise tangent.", "1 + tan(x)**2")
+arcsin = _unary(Arcsin, "Elementwise inverse sine.", "1/sqrt(1 - x**2)")
+arccos = _unary(Arccos, "Elementwise inverse cosine.", "-1/sqrt(1 - x**2)")
+arctan = _unary(Arctan, "Elementwise inverse tangent.", "1/(1 + x**2)")
+sinh = _unary(Sinh, "Elementwise hyperbolic sine.", "cosh(x)")
+cosh = _unary(Cosh, "Elementwise hyperbolic cosine.", "sinh(x)")
+tanh = _unary(Tanh, "Elementwise hyperbolic tangent.", "1 - tanh(x)**2")
+arcsinh = _unary(Arcsinh, "Elementwise inverse hyperbolic sine.", "1/sqrt(x**2 + 1)")
+arctanh = _unary(Arctanh, "Elementwise inverse hyperbolic tangent.", "1/(1 - x**2)")
+sigmoid = _unary(Sigmoid, "Elementwise logistic function 1/(1 + exp(-x)).", "t1*(1 - t1)\nwhere\n  t1 = sigmoid(x)")
+softplus = _unary(Softplus, "Elementwise log(1 + exp(x)), computed without overflow.", "sigmoid(x)")
+relu = _unary(Relu, "Elementwise max(x, 0); derivative step(x) (0 at x = 0).", "step(x)")
 
 
 def square(x, name: str | None = None) -> Tensor:
-    """Elementwise x**2."""
+    """Elementwise x**2.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.sum(sd.square(x)), x))
+    '2*x'
+    """
     return apply(Pow, x, 2, name=name)
 
 
 def where(condition, x, y, name: str | None = None) -> Tensor:
-    """``x`` where ``condition`` holds, else ``y`` (broadcast); no gradient flows into ``condition``."""
+    """``x`` where ``condition`` holds, else ``y`` (broadcast); no gradient flows into ``condition``.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.sum(sd.where(x > 0, x, 0.1 * x)), x))
+    'where(x > 0, 1, 1/10)'
+    """
     return apply(Where, condition, x, y, name=name)
 
 
 def maximum(x1, x2, name: str | None = None) -> Tensor:
-    """Elementwise larger of ``x1`` and ``x2`` (NaN propagates; the gradient goes to ``x1`` on ties)."""
+    """Elementwise larger of ``x1`` and ``x2`` (NaN propagates; the gradient goes to ``x1`` on ties).
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.sum(sd.maximum(x, 0)), x))
+    'where(x >= 0, 1, 0)'
+    """
     return apply(Maximum, x1, x2, name=name)
 
 
 def minimum(x1, x2, name: str | None = None) -> Tensor:
-    """Elementwise smaller of ``x1`` and ``x2`` (NaN propagates; the gradient goes to ``x1`` on ties)."""
+    """Elementwise smaller of ``x1`` and ``x2`` (NaN propagates; the gradient goes to ``x1`` on ties).
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.minimum(x, 1))
+    'minimum(x, 1)'
+    """
     return apply(Minimum, x1, x2, name=name)
 
 
 def clip(a, a_min, a_max, name: str | None = None) -> Tensor:
-    """``a`` limited to ``[a_min, a_max]``; the gradient is zero outside."""
+    """``a`` limited to ``[a_min, a_max]``; the gradient is zero outside.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.sum(sd.clip(x, -1, 1)), x))
+    'where((x >= -1) & (x <= 1), 1, 0)'
+    """
     return apply(Clip, a, a_min, a_max, name=name)
 
 
 def cast(x, dtype, name: str | None = None) -> Tensor:
-    """``x`` converted to ``dtype`` (as ``ndarray.astype``)."""
+    """``x`` converted to ``dtype`` (as ``ndarray.astype``); a cast to an integer or
+    bool dtype passes no gradient.
+
+    >>> x = sd.vector("x")
+    >>> sd.cast(x, "float32").dtype
+    'float32'
+    >>> sd.pprint(sd.cast(x > 0, "int32"))
+    "(x > 0).astype('int32')"
+    """
     from ..graph.types import check_dtype
 
     node = as_node(x)

@@ -21,7 +21,7 @@ from ..tensor import Tensor, as_node, named
 from . import build as b
 from . import elementwise as ew
 from .base import TensorOp, normalize_axes, postfix
-from .shape import normalize_index, size_of, subtensor
+from .shape import normalize_index, reshape, size_of, subtensor, transpose_node
 
 
 def _is_int_array(i) -> bool:
@@ -80,7 +80,13 @@ class AdvancedIndex(TensorOp):
 
     def vjp(self, g):
         x = self.x
-        return [IndexAdd((g,) + self.indices, axes=self.axes, dims=x.shape, out_dtype=x.dtype)] + [None] * len(self.indices)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        dims = tuple(g.shape[:nb]) + tuple(x.shape)
+        axes = tuple(nb + a for a in self.axes)
+        if nb and not _consecutive(self.axes):  # NumPy puts the indexed axes first: batch axes follow them
+            nib = len(broadcast(*(i.shape for i in self.indices))[0])
+            g = transpose_node(g, tuple(range(nb, nb + nib)) + tuple(range(nb)) + tuple(range(nb + nib, g.ndim)))
+        return [IndexAdd((g,) + self.indices, axes=axes, dims=dims, out_dtype=x.dtype)] + [None] * len(self.indices)
 
     def _sympystr(self, printer):
         return f"{postfix(printer, self.x)}[{_advanced_text(printer, self)}]"
@@ -107,7 +113,12 @@ class IndexAdd(TensorOp):
         return TensorType(self.out_dtype, tuple(self.dims), False), ()
 
     def vjp(self, g):
-        return [AdvancedIndex((g,) + self.indices, axes=self.axes)] + [None] * len(self.indices)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        out = AdvancedIndex((g,) + self.indices, axes=tuple(nb + a for a in self.axes))
+        if nb and not _consecutive(self.axes):  # the indexed axes came first: move the batch axes back in front
+            nib = len(broadcast(*(i.shape for i in self.indices))[0])
+            out = transpose_node(out, tuple(range(nib, nib + nb)) + tuple(range(nib)) + tuple(range(nib + nb, out.ndim)))
+        return [out] + [None] * len(self.indices)
 
     def _sympystr(self, printer):
         idx = ", ".join(printer._print(i) for i in self.indices)
@@ -221,9 +232,19 @@ def advanced_getitem(x: Node, index) -> Tensor:
     return Tensor(AdvancedIndex((base, *nodes), axes=tuple(axes)))
 
 
-def take(a, indices, axis: int = 0, name: str | None = None) -> Tensor:
-    """Entries of ``a`` at the integer ``indices`` along ``axis`` (NumPy's ``take``)."""
+def take(a, indices, axis: int | None = None, name: str | None = None) -> Tensor:
+    """Entries of ``a`` at the integer ``indices`` along ``axis`` (NumPy's ``take``:
+    without ``axis``, entries of the flattened ``a``).  Its gradient adds up
+    at repeated indices.
+
+    >>> X = sd.matrix("X")
+    >>> sd.pprint(sd.take(X, [2, 0], axis=1))
+    'X[:, [2, 0]]'
+    """
     node = as_node(a)
+    if axis is None:
+        node = reshape(Tensor(node), (-1,)).node
+        axis = 0
     axis = normalize_axes(axis, node.ndim)[0]
     idx = _index_node(indices, axis)
     return named(Tensor(AdvancedIndex((node, idx), axes=(axis,))), name)
@@ -254,7 +275,17 @@ class Arange(ew.Elementwise):
 
 
 def arange(n, name: str | None = None) -> Tensor:
-    """The int64 vector 0, 1, ..., n-1; ``n`` an int or a run-time size (``X.shape[0]``)."""
+    """The int64 vector 0, 1, ..., n-1; ``n`` an int or a run-time size (``X.shape[0]``).
+
+    With integer ``labels``, ``logp[sd.arange(N), labels]`` picks each row's entry:
+
+    >>> logp, labels = sd.matrix("logp"), sd.vector("labels", dtype="int64")
+    >>> picked = logp[sd.arange(logp.shape[0]), labels]
+    >>> sd.pprint(picked)
+    'logp[arange(logp.shape[0]), labels]'
+    >>> sd.function([logp, labels], picked)([[1.0, 2.0], [3.0, 4.0]], [1, 0])
+    array([2., 3.])
+    """
     size = size_of(n)
     if size.is_Integer and size < 0:
         raise ValueError(f"arange: n must be non-negative, got {size}")
@@ -303,7 +334,14 @@ class Onehot(TensorOp):
 
 
 def onehot(labels, k, dtype="float64", name: str | None = None) -> Tensor:
-    """One-hot rows for integer ``labels`` (a new last axis of length ``k``)."""
+    """One-hot rows for integer ``labels`` (a new last axis of length ``k``, an int
+    or a run-time size); a label outside ``[0, k)`` raises IndexError when computed.
+
+    >>> labels = sd.vector("labels", dtype="int64")
+    >>> sd.function([labels], sd.onehot(labels, 3))([2, 0])
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    """
     from ..graph.types import check_dtype
 
     node = as_node(labels)

@@ -6,9 +6,10 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from ..graph.node import Node
-from ..graph.sizes import is_static, sizes_equal
+from ..graph.sizes import is_static, size_product, sizes_equal
 from ..graph.types import ShapeError, TensorType, broadcast, fmt_shape, promote
 from ..tensor import Tensor, as_node, named
+from . import build as b
 from . import elementwise as ew
 from .base import TensorOp
 from .shape import reshape_node, transpose_node
@@ -49,22 +50,43 @@ class MatMul(TensorOp):
 
     def vjp(self, g):
         a, c = self.inputs
-        a2 = a if a.ndim > 1 else reshape_node(a, (sp.S.One,) + a.shape)
-        c2 = c if c.ndim > 1 else reshape_node(c, c.shape + (sp.S.One,))
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint (0 in a plain gradient)
+        one = sp.S.One
+        if a.ndim == 1 and c.ndim == 1:  # a . c
+            gk = reshape_node(g, g.shape + (one,)) if nb else g
+            return [b.mul(gk, c), b.mul(gk, a)]
+        if a.ndim == 2 and c.ndim == 1:  # matrix @ vector: outer products, and g @ a per batch row
+            ga = b.mul(reshape_node(g, g.shape + (one,)), c)
+            gc = matmul_node(g, a) if nb else matmul_node(transpose_node(a), g)
+            return [ga, gc]
+        if a.ndim == 1 and c.ndim == 2:  # vector @ matrix
+            ga = matmul_node(g, transpose_node(c)) if nb else matmul_node(c, g)
+            gc = b.mul(reshape_node(a, a.shape + (one,)), reshape_node(g, g.shape[:-1] + (one,) + g.shape[-1:]))
+            return [ga, gc]
+        if a.ndim == 2 and c.ndim == 2 and nb:  # a.T @ g as (g^T @ a)^T: products with the 2-D a, not a copy per batch
+            return [matmul_node(g, _swap_last(c)), _swap_last(matmul_node(_swap_last(g), a))]
+        return self._broadcast_vjp(g, nb)
+
+    def _broadcast_vjp(self, g, nb: int) -> list:
+        """The VJP for stacks of matrices: products per stack entry, summed over
+        the stack axes an operand was broadcast along."""
+        from ..grad import sum_to
+
+        a, c = self.inputs
+        one = sp.S.One
+        a2 = a if a.ndim > 1 else reshape_node(a, (one,) + a.shape)
+        c2 = c if c.ndim > 1 else reshape_node(c, c.shape + (one,))
         g2 = g
         if a.ndim == 1:
-            g2 = reshape_node(g2, g2.shape[:-1] + (sp.S.One,) + g2.shape[-1:]) if c.ndim > 1 else reshape_node(g2, g2.shape + (sp.S.One,))
+            g2 = reshape_node(g2, g2.shape[:-1] + (one,) + g2.shape[-1:])
         if c.ndim == 1:
-            g2 = reshape_node(g2, g2.shape + (sp.S.One,))
-        if a.ndim == 1 and c.ndim == 1:
-            return [ew.Mul((g, c)), ew.Mul((g, a))]
-        ga = matmul_node(g2, _swap_last(c2))
-        gc = matmul_node(_swap_last(a2), g2)
-        if a.ndim == 1:
-            ga = reshape_node(ga, ga.shape[:-2] + ga.shape[-1:])
-        if c.ndim == 1:
-            gc = reshape_node(gc, gc.shape[:-1])
-        return [ga, gc]
+            g2 = reshape_node(g2, g2.shape + (one,))
+        batch = tuple(g.shape[:nb])
+        out = []
+        for operand, flat, part in ((a, a2, matmul_node(g2, _swap_last(c2))), (c, c2, matmul_node(_swap_last(a2), g2))):
+            part = sum_to(part, part.shape[nb:], flat.shape, nb)
+            out.append(reshape_node(part, batch + tuple(operand.shape)))
+        return out
 
     def _sympystr(self, printer):
         a, c = self.inputs
@@ -83,6 +105,11 @@ class MatMul(TensorOp):
         if a.ndim <= 2 and c.ndim <= 2:
             line = f"{e.out} = matmul({x}, {y}){cast}"
             return [line if self.shape else f"{e.out} = matmul({x}, {y})"]
+        if c.ndim <= 2:  # a stack of matrices times one matrix (or vector): one 2-D product
+            k = e.size(a.shape[-1])
+            rows = e.size(size_product(a.shape[:-1]))
+            dims = ", ".join(e.size(d) for d in self.shape)
+            return [f"{e.out} = matmul(np.ascontiguousarray({x}).reshape(({rows}, {k})), {y}).reshape(({dims},)){cast}"]
         batch = self.shape[: len(self.shape) - (a.ndim > 1) - (c.ndim > 1)]
         bdims = ", ".join(e.size(d) for d in batch)
         lines = []
@@ -98,17 +125,68 @@ class MatMul(TensorOp):
         return lines
 
 
+class MatVecPair(TensorOp):
+    """``stack([a @ u, a @ v])`` for a matrix ``a`` and vectors ``u``, ``v``: two
+    matrix-vector products in one pass over ``a``.  Only compiled kernels build it
+    (:mod:`symdiff.rewrites.matvec`), after all differentiation."""
+
+    differentiable = False
+
+    def infer_type(self):
+        a, u, v = self.inputs
+        return TensorType(a.dtype, (sp.Integer(2), a.shape[0]), False), ()
+
+    def vjp(self, g):
+        raise TypeError("matvec_pair exists only inside compiled kernels, after differentiation")
+
+    def _sympystr(self, printer):
+        a, u, v = (printer._print(x) for x in self.inputs)
+        return f"stack([{a} @ {u}, {a} @ {v}])"
+
+    def _latex(self, printer):
+        a, u, v = (printer._print(x) for x in self.inputs)
+        return rf"\left[{a} {u},\ {a} {v}\right]"
+
+    def lower(self, e):
+        return [f"{e.out} = matvec_pair({e.arg(0)}, {e.arg(1)}, {e.arg(2)})"]
+
+
 def matmul_node(a: Node, c: Node) -> Node:
     return MatMul((a, c))
 
 
 def matmul(a, b, name: str | None = None) -> Tensor:
-    """Matrix product ``a @ b`` with NumPy's semantics (batched over leading axes)."""
+    """Matrix product ``a @ b`` with NumPy's semantics: 1-D operands are vectors,
+    and the leading axes of stacks of matrices broadcast.
+
+    >>> A, B = sd.tensor("A", (None, 3, 4)), sd.tensor("B", (4, 5))
+    >>> sd.matmul(A, B).static_shape
+    (None, 3, 5)
+    >>> X, w = sd.matrix("X"), sd.vector("w")
+    >>> sd.pprint(sd.grad(sd.sum(sd.matmul(X, w)), w))
+    'X.T @ broadcast_to(1, (X.shape[0],))'
+    """
     return named(Tensor(MatMul((as_node(a), as_node(b)))), name)
 
 
-def dot(a, b, name: str | None = None) -> Tensor:
-    """``a @ b`` for 1-D and 2-D operands (NumPy's ``dot``)."""
+def dot(a, b=None, name: str | None = None) -> "Tensor | str":
+    """NumPy's ``dot`` for 1-D and 2-D operands: ``a @ b`` (a 0-d operand multiplies).
+
+    With one argument, ``sd.dot(expr)`` is instead the Graphviz DOT source of
+    ``expr``'s graph (a tensor or a list of them; see :func:`symdiff.graphviz.dot`).
+
+    >>> A, v = sd.matrix("A"), sd.vector("v")
+    >>> sd.pprint(sd.dot(A, v))
+    'A @ v'
+    >>> sd.dot(sd.exp(v)).splitlines()[0]
+    'digraph symdiff {'
+    """
+    if b is None:
+        from ..graphviz import dot as graph_source
+
+        if name is not None:
+            raise TypeError("dot: name= applies to the product dot(a, b), not to a graph's DOT source")
+        return graph_source(a)
     x, y = as_node(a), as_node(b)
     if x.ndim > 2 or y.ndim > 2:
         raise ValueError("dot: use matmul (@) for operands of more than two dimensions")
@@ -118,11 +196,16 @@ def dot(a, b, name: str | None = None) -> Tensor:
 
 
 def outer(a, b, name: str | None = None) -> Tensor:
-    """Outer product of two vectors."""
+    """Outer product of two vectors (NumPy's ``outer``).
+
+    >>> x, y = sd.vector("x", shape=(2,)), sd.vector("y", shape=(3,))
+    >>> sd.outer(x, y).static_shape
+    (2, 3)
+    """
     x, y = as_node(a), as_node(b)
     if x.ndim != 1 or y.ndim != 1:
         raise ValueError(f"outer needs two vectors, got shapes {fmt_shape(x.shape)} and {fmt_shape(y.shape)}")
     return named(Tensor(ew.Mul((reshape_node(x, (x.shape[0], sp.S.One)), y))), name)
 
 
-LINALG_OPS = (MatMul,)
+LINALG_OPS = (MatMul, MatVecPair)

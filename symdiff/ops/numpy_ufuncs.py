@@ -7,10 +7,12 @@ symbolic counterpart raises ``TypeError`` naming it.
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from . import elementwise as ew
-from . import linalg, reductions, shape
+from . import indexing, linalg, reductions, shape
 
 
 def _ufuncs() -> dict:
@@ -48,6 +50,7 @@ def _functions() -> dict:
         np.amax: reductions.max, np.amin: reductions.min, np.prod: reductions.prod, np.var: reductions.var,
         np.std: reductions.std, np.argmax: reductions.argmax, np.argmin: reductions.argmin,
         np.dot: linalg.dot, np.matmul: linalg.matmul, np.outer: linalg.outer,
+        np.take: indexing.take, np.ravel: lambda a: shape.reshape(a, (-1,)),
         np.transpose: shape.transpose, np.reshape: shape.reshape, np.concatenate: shape.concatenate,
         np.stack: shape.stack, np.expand_dims: shape.expand_dims, np.broadcast_to: shape.broadcast_to,
         np.where: ew.where, np.clip: ew.clip, np.maximum: ew.maximum, np.minimum: ew.minimum,
@@ -59,11 +62,17 @@ _FUNCTIONS: dict = {}
 
 
 def dispatch(ufunc, method: str, inputs: tuple, kwargs: dict):
-    """``ufunc(*inputs)`` on symbolic tensors."""
+    """``ufunc(*inputs)`` on symbolic tensors.
+
+    Keyword arguments (``out=``, ``where=``, ``dtype=``, ...) raise: each
+    would change the result, and a symbolic tensor has no memory to write to.
+    """
     if not _UFUNCS:
         _UFUNCS.update(_ufuncs())
-    if method != "__call__" or kwargs.get("out") is not None:
+    if method != "__call__":
         raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on symbolic tensors")
+    if kwargs:
+        raise TypeError(f"numpy.{ufunc.__name__} on symbolic tensors takes no keyword arguments, got {sorted(kwargs)}")
     fn = _UFUNCS.get(ufunc)
     if fn is None:
         raise TypeError(f"numpy.{ufunc.__name__} has no symbolic counterpart in symdiff")
@@ -74,7 +83,14 @@ def dispatch_function(func, args: tuple, kwargs: dict):
     """``func(*args, **kwargs)`` (a NumPy function such as ``np.sum``) on symbolic tensors."""
     if not _FUNCTIONS:
         _FUNCTIONS.update(_functions())
+    what = f"{func.__module__}.{func.__name__}"
     fn = _FUNCTIONS.get(func)
     if fn is None:
-        raise TypeError(f"numpy.{func.__name__} has no symbolic counterpart in symdiff")
+        raise TypeError(f"{what} has no symbolic counterpart in symdiff")
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as e:
+        accepted = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+                             for p in inspect.signature(fn).parameters.values())
+        raise TypeError(f"{what} on symbolic tensors: {e} (it accepts {accepted})") from None
     return fn(*args, **kwargs)

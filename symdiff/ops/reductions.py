@@ -29,10 +29,12 @@ def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
 
 
 def keep_dims(g: Node, axes: tuple, keepdims: bool, shape: tuple) -> Node:
-    """``g``, the result of reducing ``axes`` of a ``shape`` tensor, with those axes as size 1."""
+    """``g``, the result of reducing ``axes`` of a ``shape`` tensor, with those axes as size 1
+    (leading batch axes of ``g``, beyond the reduced shape, are kept in front)."""
     if keepdims or not axes or not g.ndim:
         return g
-    return reshape_node(g, reduced_shape(shape, axes, keepdims=True))
+    nb = g.ndim - len(reduced_shape(shape, axes, keepdims=False))
+    return reshape_node(g, tuple(g.shape[:nb]) + reduced_shape(shape, axes, keepdims=True))
 
 
 class _AxisOp(TensorOp):
@@ -117,7 +119,9 @@ class ProdOthers(_AxisOp):
         return TensorType(self.x.dtype, self.x.shape, self.x.type.weak), ()
 
     def vjp(self, g):
-        raise NotImplementedError("the second derivative of prod is not supported")
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        x = expand(self.x, g.shape) if nb else self.x
+        return [ProdOthersAdjoint((x, g), axes=tuple(a + nb for a in self.axes), keepdims=True)]
 
     def _sympystr(self, printer):
         return f"prod_others({printer._print(self.x)}{axes_text(self.axes, self.x.ndim)})"
@@ -127,6 +131,31 @@ class ProdOthers(_AxisOp):
 
     def lower(self, e):
         return lower_rows(e, self, "prod_others_rows", full=True)
+
+
+class ProdOthersAdjoint(_AxisOp):
+    """The VJP of :class:`ProdOthers` for the adjoint ``g``: for each entry ``j``,
+    ``sum over i != j of g[i] * (product of the entries other than i and j)`` along
+    ``axes``, by prefix and suffix recurrences (exact with zeros, linear time)."""
+
+    fname = "prod_others_adjoint"
+
+    def infer_type(self):
+        return TensorType(promote(self.x.type, self.inputs[1].type)[0], self.x.shape, False), ()
+
+    def vjp(self, g):
+        raise NotImplementedError("derivatives of prod beyond the second are not supported")
+
+    def _sympystr(self, printer):
+        x, g = (printer._print(a) for a in self.inputs)
+        return f"prod_others_adjoint({x}, {g}{axes_text(self.axes, self.x.ndim)})"
+
+    def _latex(self, printer):
+        x, g = (printer._print(a) for a in self.inputs)
+        return rf"\sum_{{i \ne j}} {g}_i \prod_{{k \ne i, j}}{self.latex_sub()} {x}_k"
+
+    def lower(self, e):
+        return lower_rows(e, self, "prod_others_adjoint_rows", full=True)
 
 
 class ArgReduce(_AxisOp):
@@ -201,7 +230,8 @@ class Softmax(TensorOp):
         return TensorType(float_result(dtype), self.x.shape, weak), ()
 
     def vjp(self, g):
-        inner = Reduce((b.mul(g, self),), kind="sum", axes=(self.axis,), keepdims=True)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        inner = Reduce((b.mul(g, self),), kind="sum", axes=(nb + self.axis,), keepdims=True)
         return [b.mul(self, b.sub(g, inner))]
 
     def _sympystr(self, printer):
@@ -253,7 +283,8 @@ class SoftmaxMinus(TensorOp):
         x, t = self.inputs
         axis = (self.axis,)
         s = Softmax((x,), axis=self.axis)
-        gs = Reduce((b.mul(g, s),), kind="sum", axes=axis, keepdims=True)
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint
+        gs = Reduce((b.mul(g, s),), kind="sum", axes=(nb + self.axis,), keepdims=True)
         dx = b.mul(s, b.sub(g, gs))
         if not self.total:
             return [dx, b.neg(g)]
@@ -302,8 +333,9 @@ class SoftmaxMinus(TensorOp):
 
 
 def lower_rows(e, node, helper: str, full: bool) -> list:
-    """Statements applying a row helper to ``node``'s operand with its axes moved
-    last; ``full``: the helper returns rows of the operand's length (else one value per row)."""
+    """Statements applying a row helper to ``node``'s operands (all of one shape)
+    with its axes moved last; ``full``: the helper returns rows of the operands'
+    length (else one value per row)."""
     x = node.inputs[0]
     shape = x.shape
     axes = node.axes
@@ -311,9 +343,12 @@ def lower_rows(e, node, helper: str, full: bool) -> list:
     perm = tuple(kept) + tuple(axes)
     rows = e.size(size_product(shape[k] for k in kept)) if kept else "1"
     cols = e.size(size_product(shape[k] for k in axes))
-    moved = e.arg(0) if perm == tuple(range(len(shape))) else f"{e.arg(0)}.transpose({perm})"
-    flat = f"np.ascontiguousarray({moved}).reshape(({rows}, {cols}))"
-    call = f"{helper}({flat})"
+    flats = []
+    for k in range(len(node.inputs)):
+        operand = e.arg(k, dtype=node.dtype) if k else e.arg(k)
+        moved = operand if perm == tuple(range(len(shape))) else f"{operand}.transpose({perm})"
+        flats.append(f"np.ascontiguousarray({moved}).reshape(({rows}, {cols}))")
+    call = f"{helper}({', '.join(flats)})"
     if full:
         dims = ", ".join(e.size(shape[k]) for k in perm)
         inverse = tuple(sorted(range(len(perm)), key=lambda k: perm[k]))
@@ -327,7 +362,7 @@ def lower_rows(e, node, helper: str, full: bool) -> list:
     return [f"{e.out} = {call}.reshape(({dims},))"]
 
 
-REDUCTION_OPS = (Reduce, ProdOthers, ArgReduce, LogSumExp, Softmax, LogSoftmax, SoftmaxMinus)
+REDUCTION_OPS = (Reduce, ProdOthers, ProdOthersAdjoint, ArgReduce, LogSumExp, Softmax, LogSoftmax, SoftmaxMinus)
 
 
 # --------------------------------------------------------------------------- sd.NAME functions
@@ -352,22 +387,45 @@ class _Probe:
 
 
 def sum(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Sum over ``axis`` (all axes by default)."""
+    """Sum over ``axis`` (an int, a tuple, or all axes by default).
+
+    >>> X = sd.matrix("X")
+    >>> sd.pprint(sd.sum(X, axis=0, keepdims=True))
+    'sum(X, axis=0, keepdims=True)'
+    >>> sd.pprint(sd.grad(sd.sum(X), X))
+    'broadcast_to(1, X.shape)'
+    """
     return _reduce("sum", x, axis, keepdims, name)
 
 
 def prod(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Product over ``axis``; its gradient is exact where entries are zero."""
+    """Product over ``axis``; its gradient is exact where entries are zero.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.prod(x), x))  # the product of the other entries
+    'prod_others(x)'
+    """
     return _reduce("prod", x, axis, keepdims, name)
 
 
 def max(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Maximum over ``axis``; the gradient is shared equally among ties."""
+    """Maximum over ``axis``; the gradient is shared equally among ties.
+
+    >>> x = sd.vector("x")
+    >>> print(sd.pprint(sd.grad(sd.max(x), x)))
+    where(t1, 1, 0)/sum(where(t1, 1, 0), keepdims=True)
+    where
+      t1 = x == max(x)
+    """
     return _reduce("max", x, axis, keepdims, name)
 
 
 def min(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Minimum over ``axis``; the gradient is shared equally among ties."""
+    """Minimum over ``axis``; the gradient is shared equally among ties.
+
+    >>> sd.pprint(sd.min(sd.matrix("X"), axis=1))
+    'min(X, axis=1)'
+    """
     return _reduce("min", x, axis, keepdims, name)
 
 
@@ -380,7 +438,14 @@ def count(node: Node, axes: tuple) -> Node:
 
 
 def mean(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Mean over ``axis``: the sum divided by the element count (printed ``N``)."""
+    """Mean over ``axis``: the sum divided by the element count (printed ``N``).
+
+    >>> x = sd.vector("x")
+    >>> print(sd.pprint(sd.grad(sd.mean(x ** 2), x)))
+    2*x/N
+    where
+      N = x.shape[0]
+    """
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
     total = Reduce((node,), kind="sum", axes=axes, keepdims=bool(keepdims))
@@ -388,7 +453,16 @@ def mean(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tenso
 
 
 def var(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's ``var``)."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's ``var``).
+
+    >>> x = sd.vector("x")
+    >>> print(sd.pprint(sd.var(x, ddof=1)))
+    sum((x - sum(x, keepdims=True)/N)**2)/(N - 1)
+    where
+      N = x.shape[0]
+    >>> float(sd.function([x], sd.var(x, ddof=1))([1.0, 2.0, 3.0, 4.0]))
+    1.6666666666666667
+    """
     node = as_node(x)
     axes = normalize_axes(axis, node.ndim)
     centre = ew.Div((Reduce((node,), kind="sum", axes=axes, keepdims=True), count(node, axes)))
@@ -400,7 +474,13 @@ def var(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = 
 
 
 def std(x, axis=None, ddof: int = 0, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Standard deviation over ``axis`` (NumPy's ``std``)."""
+    """Standard deviation over ``axis`` with ``ddof`` (NumPy's ``std``): ``sqrt(var)``.
+
+    >>> print(sd.pprint(sd.std(sd.matrix("X"), axis=1)))
+    sqrt(sum((X - sum(X, axis=1, keepdims=True)/N)**2, axis=1)/N)
+    where
+      N = X.shape[1]
+    """
     return named(Tensor(ew.Sqrt((var(x, axis=axis, ddof=ddof, keepdims=keepdims).node,))), name)
 
 
@@ -419,28 +499,61 @@ def _arg(kind: str, x, axis, keepdims: bool, name: str | None) -> Tensor:
 
 
 def argmax(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Index of the largest entry along ``axis`` (of the flattened tensor by default); int64, no gradient."""
+    """Index of the largest entry along ``axis`` (of the flattened tensor by default;
+    the first one on ties); int64, no gradient.
+
+    Accuracy of a classifier's scores ``Z`` on integer ``labels``:
+
+    >>> Z, labels = sd.matrix("Z"), sd.vector("labels", dtype="int64")
+    >>> accuracy = sd.function([Z, labels], sd.mean(sd.argmax(Z, axis=1) == labels))
+    >>> float(accuracy([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, 0, 0]))
+    0.6666666666666666
+    """
     return _arg("argmax", x, axis, keepdims, name)
 
 
 def argmin(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """Index of the smallest entry along ``axis`` (of the flattened tensor by default); int64, no gradient."""
+    """Index of the smallest entry along ``axis`` (of the flattened tensor by default;
+    the first one on ties); int64, no gradient.
+
+    >>> i = sd.argmin(sd.matrix("X"), axis=0)
+    >>> i.dtype, i.static_shape
+    ('int64', (None,))
+    """
     return _arg("argmin", x, axis, keepdims, name)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False, name: str | None = None) -> Tensor:
-    """log(sum(exp(x), axis)), computed without overflow."""
+    """log(sum(exp(x), axis)), computed without overflow.
+
+    >>> x = sd.vector("x")
+    >>> sd.pprint(sd.grad(sd.logsumexp(x), x))
+    'softmax(x, axis=0)'
+    """
     node = as_node(x)
     return named(Tensor(LogSumExp((node,), axes=normalize_axes(axis, node.ndim), keepdims=bool(keepdims))), name)
 
 
 def softmax(x, axis: int = -1, name: str | None = None) -> Tensor:
-    """exp(x) / sum(exp(x), axis), computed without overflow."""
+    """exp(x) / sum(exp(x), axis), computed without overflow.
+
+    >>> Z = sd.matrix("Z")
+    >>> sd.pprint(sd.softmax(Z, axis=1))
+    'softmax(Z, axis=1)'
+    """
     node = as_node(x)
     return named(Tensor(Softmax((node,), axis=normalize_axes(axis, node.ndim)[0])), name)
 
 
 def log_softmax(x, axis: int = -1, name: str | None = None) -> Tensor:
-    """x - logsumexp(x, axis, keepdims=True), computed without overflow."""
+    """x - logsumexp(x, axis, keepdims=True), computed without overflow.
+
+    The cross-entropy of scores ``Z`` with one-hot targets ``Y``, and its gradient:
+
+    >>> Z, Y = sd.matrix("Z"), sd.matrix("Y")
+    >>> loss = -sd.sum(Y * sd.log_softmax(Z, axis=1))
+    >>> sd.pprint(sd.grad(loss, Z))
+    'softmax(Z, axis=1)*sum(Y, axis=1, keepdims=True) - Y'
+    """
     node = as_node(x)
     return named(Tensor(LogSoftmax((node,), axis=normalize_axes(axis, node.ndim)[0])), name)

@@ -88,7 +88,15 @@ def expand(x: Node, dims: tuple, dtype: str | None = None) -> Node:
 
 
 def broadcast_to(x, shape, name: str | None = None) -> Tensor:
-    """``x`` broadcast to ``shape`` (ints or symbolic sizes)."""
+    """``x`` broadcast to ``shape`` (ints or symbolic sizes); the gradient sums
+    over the broadcast axes.
+
+    >>> x = sd.vector("x")
+    >>> sd.broadcast_to(x, (3, x.shape[0])).static_shape
+    (3, None)
+    >>> sd.pprint(sd.grad(sd.sum(sd.broadcast_to(x, (3, x.shape[0]))), x))
+    'broadcast_to(3, x.shape)'
+    """
     node = as_node(x)
     if isinstance(shape, (int, Tensor)) or hasattr(shape, "__index__"):
         shape = (shape,)
@@ -135,10 +143,14 @@ class Reshape(TensorOp):
         return TensorType(x.dtype, tuple(self.dims), x.type.weak), constraints
 
     def vjp(self, g):
-        return [reshape_node(g, self.inputs[0].shape)]
+        return [reshape_node(g, batch_of(g, self) + tuple(self.inputs[0].shape))]
 
     def _sympystr(self, printer):
-        return f"reshape({printer._print(self.inputs[0])}, {_shape_text(printer, self, self.dims)})"
+        x = self.inputs[0]
+        spread = new_axes_index(x.shape, self.dims)
+        if spread is not None:
+            return f"{postfix(printer, x)}[{spread}]"
+        return f"reshape({printer._print(x)}, {_shape_text(printer, self, self.dims)})"
 
     def _latex(self, printer):
         return printer._print(self.inputs[0])
@@ -148,6 +160,37 @@ class Reshape(TensorOp):
         if not self.dims:
             return [f"{e.out} = {e.arg(0)}.ravel()[0]"]
         return [f"{e.out} = np.ascontiguousarray({e.arg(0)}).reshape(({dims},))"]
+
+
+def batch_of(g: Node, node: Node) -> tuple:
+    """The leading batch axes of ``g``, a (full-shape) adjoint of ``node`` in a batched sweep."""
+    return tuple(g.shape[: g.ndim - node.ndim])
+
+
+def batch_index(nb: int, index: tuple) -> tuple:
+    """A basic index with ``nb`` full slices in front (for the batch axes of an adjoint)."""
+    return (("s", None, None, 1),) * nb + tuple(index)
+
+
+def new_axes_index(src: tuple, dims: tuple) -> str | None:
+    """``":, None"``-style index text when reshaping ``src`` to ``dims`` only inserts
+    size-1 axes (``x[:, None]``), else ``None``."""
+    if len(dims) <= len(src) or not src:
+        return None
+    parts, k = [], 0
+    for d in dims:
+        if k < len(src) and sizes_equal(d, src[k]):
+            parts.append(":")
+            k += 1
+        elif d == 1:
+            parts.append("None")
+        else:
+            return None
+    if k != len(src):
+        return None
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return ", ".join(parts) if parts else None
 
 
 def reshape_node(x: Node, dims: tuple) -> Node:
@@ -165,7 +208,14 @@ def reshape_node(x: Node, dims: tuple) -> Node:
 
 
 def reshape(x, shape, name: str | None = None) -> Tensor:
-    """A tensor with the same elements in ``shape``; one entry may be -1."""
+    """A tensor with the same elements in ``shape``; one entry may be -1.
+
+    >>> X = sd.matrix("X", shape=(None, 3))
+    >>> sd.reshape(X, (-1,)).static_shape
+    (None,)
+    >>> sd.pprint(sd.reshape(X, (3, -1)))
+    'reshape(X, (3, X.shape[0]))'
+    """
     node = as_node(x)
     if isinstance(shape, (int, Tensor)) or hasattr(shape, "__index__"):
         shape = (shape,)
@@ -222,7 +272,8 @@ class Transpose(TensorOp):
 
     def vjp(self, g):
         inverse = tuple(sorted(range(len(self.perm)), key=lambda k: self.perm[k]))
-        return [transpose_node(g, inverse)]
+        nb = g.ndim - self.ndim  # leading batch axes of a batched adjoint stay in front
+        return [transpose_node(g, tuple(range(nb)) + tuple(nb + p for p in inverse))]
 
     @property
     def reverses(self) -> bool:
@@ -257,7 +308,12 @@ def transpose_node(x: Node, perm=None) -> Node:
 
 
 def transpose(x, axes=None, name: str | None = None) -> Tensor:
-    """Permute axes (reverse them by default)."""
+    """Permute axes (reverse them by default).
+
+    >>> T = sd.tensor("T", (2, 3, 4))
+    >>> sd.transpose(T).static_shape, sd.transpose(T, (1, 0, 2)).static_shape
+    ((4, 3, 2), (3, 2, 4))
+    """
     node = as_node(x)
     if axes is not None and len(tuple(axes)) != node.ndim:
         raise ValueError(f"transpose: axes {tuple(axes)} do not match the {node.ndim} axes of {fmt_shape(node.shape)}")
@@ -341,7 +397,9 @@ class Subtensor(TensorOp):
 
     def vjp(self, g):
         x = self.inputs[0]
-        return [IndexAdjoint((g,), index=self.index, dims=x.shape, out_dtype=x.dtype, of=x.name)]
+        batch = batch_of(g, self)
+        return [IndexAdjoint((g,), index=batch_index(len(batch), self.index), dims=batch + tuple(x.shape),
+                             out_dtype=x.dtype, of=x.name)]
 
     def _sympystr(self, printer):
         return f"{postfix(printer, self.inputs[0])}[{index_text(self.index)}]"
@@ -372,7 +430,7 @@ class IndexAdjoint(TensorOp):
         return TensorType(self.out_dtype, tuple(self.dims), False), ()
 
     def vjp(self, g):
-        return [Subtensor((g,), index=self.index)]
+        return [Subtensor((g,), index=batch_index(g.ndim - self.ndim, self.index))]
 
     def _sympystr(self, printer):
         return f"scatter({printer._print(self.inputs[0])}, s_[{index_text(self.index)}], {_shape_text(printer, self, self.dims)})"
@@ -381,10 +439,34 @@ class IndexAdjoint(TensorOp):
         return rf"\operatorname{{scatter}}_{{[{index_text(self.index)}]}}\left({printer._print(self.inputs[0])}\right)"
 
     def lower(self, e):
+        # element loops over g (slice assignment compiles slowly, and not at all in parallel kernels)
+        g = self.inputs[0]
         dims = ", ".join(e.size(d) for d in self.dims)
-        code = index_code(self.index, self.dims, e)
-        target = f"{e.out}[{code}]"
-        return [f"{e.out} = np.zeros(({dims},), dtype=np.{self.dtype})", f"{target} = {e.arg(0)}"]
+        lines = [f"{e.out} = np.zeros(({dims},), dtype=np.{self.dtype})"]
+        target, pad, k = [], "", 0
+        for axis, n in enumerate(self.dims):
+            entry = self.index[axis] if axis < len(self.index) else ("s", None, None, 1)
+            if entry[0] == "i":
+                target.append(e.size(_resolve(entry[1], n)))
+                continue
+            lines.append(f"{pad}for p{k} in range({e.size(g.shape[k])}):")
+            pad += "    "
+            start, step = _slice_start(entry, n), entry[3]
+            target.append(f"{e.size(start)} + p{k}" if step == 1 else f"{e.size(start)} + p{k} * {step}")
+            k += 1
+        source = f"{e.arg(0)}[{', '.join(f'p{j}' for j in range(k))}]" if g.shape else e.arg(0)
+        lines.append(f"{pad}{e.out}[{', '.join(target)}] = {source}")
+        return lines
+
+
+def _slice_start(entry: tuple, n: sp.Expr) -> sp.Expr:
+    """The first position a slice entry ``("s", start, stop, step)`` takes on an axis of size ``n``."""
+    start, stop, step = entry[1:]
+    if is_static(n):
+        return sp.Integer(slice(start, stop, step).indices(int(n))[0])
+    if start is None:
+        return sp.S.Zero if step > 0 else n - 1
+    return _resolve(start, n)
 
 
 def index_text(index: tuple) -> str:
@@ -508,9 +590,10 @@ class Concatenate(TensorOp):
 
     def vjp(self, g):
         parts, start = [], sp.S.Zero
+        nb = g.ndim - self.ndim
         for p in self.inputs:
             n = p.shape[self.axis]
-            parts.append(AxisSlice((g,), axis=self.axis, start=start, length=n))
+            parts.append(AxisSlice((g,), axis=nb + self.axis, start=start, length=n))
             start = start + n
         return parts
 
@@ -539,17 +622,19 @@ class AxisSlice(TensorOp):
 
     def vjp(self, g):
         x = self.inputs[0]
-        before = list(x.shape)
-        before[self.axis] = self.start
-        after = list(x.shape)
-        after[self.axis] = x.shape[self.axis] - self.start - self.length
+        batch = batch_of(g, self)
+        axis = len(batch) + self.axis
+        before = list(batch + tuple(x.shape))
+        before[axis] = self.start
+        after = list(batch + tuple(x.shape))
+        after[axis] = x.shape[self.axis] - self.start - self.length
         pieces = []
         if not (is_static(self.start) and self.start == 0):
             pieces.append(expand(b.zero(), tuple(before), g.dtype))
         pieces.append(g)
-        if not (is_static(after[self.axis]) and after[self.axis] == 0):
+        if not (is_static(after[axis]) and after[axis] == 0):
             pieces.append(expand(b.zero(), tuple(after), g.dtype))
-        return [Concatenate(tuple(pieces), axis=self.axis) if len(pieces) > 1 else g]
+        return [Concatenate(tuple(pieces), axis=axis) if len(pieces) > 1 else g]
 
     def _sympystr(self, printer):
         start, stop = printer._print(self.start), printer._print(self.start + self.length)
@@ -566,7 +651,14 @@ class AxisSlice(TensorOp):
 
 
 def concatenate(tensors, axis: int = 0, name: str | None = None) -> Tensor:
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    >>> x, y = sd.vector("x"), sd.vector("y", shape=(2,))
+    >>> sd.pprint(sd.concatenate([x, y]))
+    'concatenate([x, y], axis=0)'
+    >>> sd.concatenate([y, y, y]).static_shape
+    (6,)
+    """
     nodes = [as_node(t) for t in tensors]
     if not nodes:
         raise ValueError("concatenate needs at least one tensor")
@@ -579,7 +671,12 @@ def concatenate(tensors, axis: int = 0, name: str | None = None) -> Tensor:
 
 
 def stack(tensors, axis: int = 0, name: str | None = None) -> Tensor:
-    """Join tensors along a new axis."""
+    """Join tensors along a new axis.
+
+    >>> x, y = sd.vector("x", shape=(3,)), sd.vector("y", shape=(3,))
+    >>> sd.stack([x, y]).static_shape, sd.stack([x, y], axis=1).static_shape
+    ((2, 3), (3, 2))
+    """
     nodes = [as_node(t) for t in tensors]
     if not nodes:
         raise ValueError("stack needs at least one tensor")
@@ -596,7 +693,12 @@ def stack(tensors, axis: int = 0, name: str | None = None) -> Tensor:
 
 
 def expand_dims(x, axis: int, name: str | None = None) -> Tensor:
-    """``x`` with a new axis of size 1 at ``axis``."""
+    """``x`` with a new axis of size 1 at ``axis`` (as ``x[None]`` for ``axis=0``).
+
+    >>> x = sd.vector("x")
+    >>> sd.expand_dims(x, 1).static_shape, x[None].static_shape
+    ((None, 1), (1, None))
+    """
     node = as_node(x)
     axis = normalize_axes(axis, node.ndim + 1)[0]
     shape = list(node.shape)

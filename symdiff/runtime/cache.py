@@ -26,14 +26,25 @@ _VERSION_SALT = f"numba {numba.__version__} numpy {np.__version__} py {sys.versi
 
 
 def cache_dir() -> Path:
-    """Where kernels are kept (created on first use)."""
+    """Where kernels are kept (created on first use): ``$SYMDIFF_CACHE_DIR``, else
+    ``~/.cache/symdiff``.
+
+    >>> sd.cache_dir().is_dir()
+    True
+    """
     path = Path(os.environ.get("SYMDIFF_CACHE_DIR") or Path.home() / ".cache" / "symdiff")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def clear_cache() -> None:
-    """Delete every cached kernel (source and compiled code)."""
+    """Delete every cached kernel (source and compiled code); functions already
+    built keep working, new ones compile again.
+
+    >>> sd.clear_cache()
+    >>> list(sd.cache_dir().iterdir())
+    []
+    """
     import shutil
 
     shutil.rmtree(cache_dir(), ignore_errors=True)

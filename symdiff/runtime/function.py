@@ -11,6 +11,7 @@ the call, so calls from several threads give the results of sequential calls.
 from __future__ import annotations
 
 import threading
+import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, replace as dc_replace
 from typing import Mapping, Sequence
@@ -27,6 +28,7 @@ from ..graph.walk import postorder, rebuild
 from ..printing import brief
 from ..rewrites.canonical import canonical
 from ..rewrites.lowering import lower_stable
+from ..rewrites.matvec import pair_matvecs
 from ..rewrites.stabilize import stabilize
 from ..tensor import SharedVariable, Tensor, _shared_lock, as_node, as_tensor
 from .cache import load_kernel_module
@@ -35,7 +37,14 @@ from .cache import load_kernel_module
 @dataclass
 class Config:
     """Code generation switches; ``sd.config`` holds the defaults, and each
-    ``sd.function(...)`` call can override them by keyword."""
+    ``sd.function(...)`` call can override them by keyword.
+
+    >>> sd.config.fast_math
+    True
+    >>> x = sd.vector("x")
+    >>> sd.function([x], sd.exp(x), fast_math=False).config.fast_math
+    False
+    """
 
     fast_math: bool = True  # vectorisable exp/log/...; False: plain libm calls
     parallel_threshold: int = 200_000  # loops over at least this many elements use prange; 0: never
@@ -46,7 +55,20 @@ config = Config()
 
 
 class Function:
-    """A compiled function of symbolic inputs (see :func:`function`)."""
+    """A compiled function of symbolic inputs (see :func:`function`): call it with
+    arrays (positionally, or by the inputs' names), or run many steps with :meth:`loop`.
+
+    >>> X, y = sd.matrix("X"), sd.vector("y")
+    >>> w = sd.shared(np.zeros(2), name="w")
+    >>> cost = sd.mean((X @ w - y) ** 2)
+    >>> step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+    >>> float(step(y=[1.0, 2.0], X=[[1.0, 0.0], [0.0, 1.0]]))
+    2.5
+    >>> w.get_value()
+    array([0.1, 0.2])
+    >>> print(repr(step).splitlines()[2])
+      outputs: sum((X @ w - y)**2)/X.shape[0]
+    """
 
     def __init__(self, inputs, outputs, updates=None, givens=None, **options):
         unknown = set(options) - set(Config.__dataclass_fields__)
@@ -57,18 +79,19 @@ class Function:
         self._single = not isinstance(outputs, (list, tuple))
         outs = [_output_node(o, k) for k, o in enumerate([outputs] if self._single else outputs)]
         pairs = _check_updates(updates)
+        self._as_written = (outs, [(s.node, v) for s, v in pairs])  # for repr
         roots = outs + [v for _, v in pairs]
         if givens:
             roots = substitute(roots, _givens_mapping(givens))
         user_roots = roots  # the graph as written (messages quote it), before stable/canonical rewrites
-        roots = canonical(lower_stable(stabilize(roots)))
+        roots = lowered(roots)
         out_nodes, update_nodes = roots[: len(outs)], roots[len(outs):]
         self.shared = [s for s, _ in pairs]
         update_pairs = [(s.node, v) for s, v in zip(self.shared, update_nodes)]
         _check_update_types(update_pairs)
         in_vars = [i.node for i in self.inputs]
         self.plan = make_plan(out_nodes, update_pairs, in_vars, self.config.parallel_threshold)
-        self.kernel: Kernel = emit(self.plan, self.config.fast_math, self.config.parallel_threshold)
+        self.kernel: Kernel = emit(self.plan, self.config.fast_math)
         self._checks = _argument_checker(self.plan, user_roots + out_nodes + update_nodes)
         for _, source, signatures in self.kernel.pieces:  # a split kernel: compile each distinct piece once
             piece = load_kernel_module(source).piece
@@ -76,23 +99,47 @@ class Function:
                 compile_once(piece, signature)
         module = load_kernel_module(self.kernel.source)
         self._kernel, self._loop_fn = module.kernel, module.loop
+        self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
         if not self.kernel.split:
-            compile_once(self._kernel, tuple(_numba_type(v) for v in self.kernel.arg_vars))
+            compile_once(self._kernel, self._signature)
+        self._parallel = None
+        if hasattr(module, "kernel_parallel") and self.config.parallel_threshold:
+            worth = _parallel_test(self.plan, self.config.parallel_threshold)
+            self._parallel = (worth, module.kernel_parallel, module.loop_parallel)
         self._loop_ready = False
         self._out_dtypes = [np.dtype(o.dtype) for o in out_nodes]
         self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
 
     @property
     def source(self) -> str:
-        """The generated kernel source (what Numba compiles)."""
+        """The generated kernel source (what Numba compiles).
+
+        >>> x = sd.vector("x")
+        >>> "def kernel(" in sd.function([x], sd.exp(x)).source
+        True
+        """
         return self.kernel.source
 
     def __repr__(self) -> str:
-        ins = ", ".join(f"{i.node.name}: {i.dtype}{fmt_static(i.static_shape)}" for i in self.inputs)
-        outs = ", ".join(brief(o, depth=2, width=40) for o in self.plan.outputs)
-        ups = ", ".join(v.name for v, _ in self.plan.updates)
-        return (f"<symdiff.Function ({ins}) -> [{outs}]" + (f", updates {ups}" if ups else "")
-                + "; see .source for the kernel>")
+        """Inputs, outputs and updates as written, the shared variables read, and where the kernel is."""
+        def typed(v):
+            return f"{v.name} {v.dtype}{fmt_static(v.static_shape)}"
+
+        outs, updates = self._as_written
+        lines = ["<symdiff.Function", "  inputs:  " + (", ".join(typed(i.node) for i in self.inputs) or "none")]
+        def shown(o):
+            named = o.name and not isinstance(o, Variable)
+            return (f"{o.name} = " if named else "") + brief(o, depth=6, width=70 - (len(o.name) + 3 if named else 0))
+
+        lines += [f"  {'outputs:' if k == 0 else '':9}{shown(o)}" for k, o in enumerate(outs)]
+        lines += [f"  {'updates:' if k == 0 else '':9}{v.name} <- {brief(u, depth=6, width=66 - len(v.name))}"
+                  for k, (v, u) in enumerate(updates)]
+        shared = [v for v in self.kernel.arg_vars if v.role == "shared"]
+        if shared:
+            lines.append("  shared:  " + ", ".join(typed(v) for v in shared))
+        n_lines = self.kernel.source.count("\n") + 1
+        lines.append(f"  kernel:  {n_lines} lines of Numba code in .source>")
+        return "\n".join(lines)
 
     # -- calling -------------------------------------------------------------------
     def _arguments(self, args: tuple, kwargs: dict) -> list:
@@ -117,10 +164,24 @@ class Function:
                 from ..checking.nan_guard import check_for_nans
 
                 check_for_nans(self, arrays)
-            results = self._kernel(*arrays)
+            results = self._kernel_for(arrays)(*arrays)
         outs = [np.asarray(value, dtype=dtype) if not isinstance(value, np.ndarray) else value
                 for value, dtype in zip(results, self._out_dtypes)]
         return outs[0] if self._single else outs
+
+    def _kernel_for(self, arrays: list):
+        """The serial kernel, or for a call whose loops are big enough, the one running
+        them with ``prange`` (compiled on first use: it costs seconds of compile time)."""
+        if self._parallel is None or not self._parallel[0](*arrays):
+            return self._kernel
+        try:
+            compile_once(self._parallel[1], self._signature)
+        except Exception as error:  # noqa: BLE001 - Numba's parallel passes failing on a kernel
+            warnings.warn(f"symdiff: the parallel variant of this kernel did not compile ({type(error).__name__}); "
+                          "it runs serially", RuntimeWarning, stacklevel=3)
+            self._parallel = None
+            return self._kernel
+        return self._parallel[1]
 
     def loop(self, n_steps: int, *inputs, batch_size: int | None = None, progress: bool = False):
         """Run ``n_steps`` calls inside compiled code; return each output stacked over steps.
@@ -128,6 +189,13 @@ class Function:
         With ``batch_size``, step ``k`` gets rows ``k*batch_size ...`` of every input
         (in order, wrapping around), as minibatch training does.  ``progress=True``
         draws a progress bar, running the loop in chunks between its updates.
+
+        >>> X, y = sd.matrix("X"), sd.vector("y")
+        >>> w = sd.shared(np.zeros(2), name="w")
+        >>> cost = sd.mean((X @ w - y) ** 2)
+        >>> step = sd.function([X, y], cost, updates=[(w, w - 0.1 * sd.grad(cost, w))])
+        >>> step.loop(3, [[1.0, 2.0], [3.0, 4.0]], [1.0, 0.0])  # the cost before each step
+        array([0.5   , 0.73  , 1.6708])
         """
         n_steps = int(n_steps)
         if n_steps < 1:
@@ -142,10 +210,12 @@ class Function:
                 _check_batching(self.inputs, arrays, batch)
                 self._checks(*_first_batch(self.inputs, arrays, batch))  # what each step's kernel sees
             chunk = n_steps if not progress else max(1, n_steps // 40)
+            step_arrays = _first_batch(self.inputs, arrays, batch) if batch_size is not None else arrays
+            loop = self._loop_fn if self._kernel_for(step_arrays) is self._kernel else self._parallel[2]
             pieces, done = [], 0
             while done < n_steps:
                 size = min(chunk, n_steps - done)
-                pieces.append(self._loop_fn(size, done, batch, *arrays))
+                pieces.append(loop(size, done, batch, *arrays))
                 done += size
                 if progress:
                     _draw_progress(done, n_steps)
@@ -189,6 +259,12 @@ def function(
 
 
 # --------------------------------------------------------------------------- building
+
+
+def lowered(roots: list) -> list:
+    """The graph a kernel computes for ``roots``: stable forms, their accurate
+    evaluation, the canonical form, and matrix-vector products paired."""
+    return pair_matvecs(canonical(lower_stable(stabilize(roots))))
 
 
 _COMPILE_LOCK = threading.Lock()
@@ -334,6 +410,8 @@ def _bind_keywords(inputs, args: tuple, kwargs: dict) -> tuple:
 def _convert(var: Variable, value) -> np.ndarray:
     want = np.dtype(var.dtype)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype != want and not isinstance(value, (np.ndarray, np.generic)):
+        arr = _weak_to(arr, want, var.name)  # Python numbers take the input's dtype, as in NumPy 2 arithmetic
     if arr.dtype != want:
         if np.can_cast(arr.dtype, want, "safe") or (arr.dtype.kind in "biu" and want.kind == "f"):
             arr = arr.astype(want)
@@ -344,6 +422,19 @@ def _convert(var: Variable, value) -> np.ndarray:
         raise ValueError(f"input {var.name!r}: expected shape {fmt_static(static)}, got {arr.shape}")
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def _weak_to(arr: np.ndarray, want: np.dtype, name: str) -> np.ndarray:
+    """Python ints or floats (``arr`` made from them) in the dtype ``want`` of the same kind;
+    ints that do not fit raise.  Other combinations are left for the dtype check."""
+    if arr.dtype.kind in "iu" and want.kind in "iu":
+        info = np.iinfo(want)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise OverflowError(f"input {name!r}: the values do not fit in {want.name}")
+        return arr.astype(want)
+    if arr.dtype.kind == "f" and want.kind == "f":
+        return arr.astype(want)
     return arr
 
 
@@ -392,6 +483,22 @@ def _argument_checker(plan, roots: list):
     namespace: dict = {}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from the graph above
     return namespace["check"]
+
+
+def _parallel_test(plan, threshold: int):
+    """A Python function of the kernel's arguments: whether some loop nest the plan
+    marked parallel has at least ``threshold`` iterations."""
+    from ..codegen.plan import LoopNest
+    from ..codegen.scalar import SizePrinter
+    from ..graph.sizes import size_product
+
+    names = {id(v): f"a{k}" for k, v in enumerate(plan.arg_vars)}
+    printer = SizePrinter(names)
+    sizes = [printer.doprint(size_product(s.space)) for s in plan.steps if isinstance(s, LoopNest) and s.parallel]
+    source = f"def worth({', '.join(names.values())}):\n    return max({', '.join(sizes)}, 0) >= {threshold}\n"
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102 - source built from the plan above
+    return namespace["worth"]
 
 
 def _first_batch(inputs, arrays, batch):
