@@ -2,7 +2,7 @@
 
 Usage (venv active; peers from `pip install -e '.[bench]'`):
 
-    python benchmarks/run.py                      # full suite -> benchmarks/results.md
+    python benchmarks/run.py                      # full suite, table to stdout
     python benchmarks/run.py --quick              # fewer, shorter samples
     python benchmarks/run.py --only W1,W4 --tools jax,numba,symdiff
     python benchmarks/run.py --no-cached          # skip the cached-compile processes
@@ -30,12 +30,15 @@ Columns:
   vs reference    median / median of the reference: the hand-written Numba code, or for
                   W3 the hand-written NumPy closed form
 
-The markdown table goes to stdout and, for a full run (no --quick, --only or
---tools) or with --out, to that file (default benchmarks/results.md).
+The markdown table goes to stdout, and to a file with --out PATH. The committed
+benchmarks/results.md is written only with --update-results (a full run: no
+--quick, --only or --tools). Tools whose packages are missing stop the run
+before it starts, with one line saying what to install.
 """
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -49,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.tools import REFERENCE, REFERENCES, TOOLS
+from benchmarks.tools import REFERENCE, REFERENCES, REQUIRES, TOOLS
 from benchmarks.workloads import DATA
 
 CASES = {"W1": ["step", "loop"], "W2": ["step"], "W3": ["hessian", "hvp"], "W4": ["grad"]}
@@ -179,6 +182,15 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+COMMITTED = ROOT / "benchmarks" / "results.md"
+
+
+def missing_packages(tools):
+    """The packages the chosen tools import that are not installed, in a stable order."""
+    needed = dict.fromkeys(pkg for tool in tools for pkg in REQUIRES.get(TOOLS[tool][0], []))
+    return [pkg for pkg in needed if importlib.util.find_spec(pkg) is None]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 samples of >= 20 ms each")
@@ -190,8 +202,9 @@ def main():
                     help="threads per process, pinned to that many cores (0: library defaults)")
     ap.add_argument("--no-cached", action="store_true", help="skip cached-compile runs")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per process")
-    ap.add_argument("--out", help="markdown file (default: benchmarks/results.md "
-                                  "for a full run, none otherwise)")
+    ap.add_argument("--out", help="also write the markdown table to this file")
+    ap.add_argument("--update-results", action="store_true",
+                    help=f"write the committed {COMMITTED.relative_to(ROOT)} (full runs only)")
     args = ap.parse_args()
     workloads = args.only.upper().split(",")
     tools = args.tools.split(",")
@@ -202,7 +215,13 @@ def main():
     args.repeats, args.min_batch = (3, 0.02) if args.quick else (7, 0.05)
     full = not args.quick and args.only == ap.get_default("only") \
         and args.tools == ap.get_default("tools")
-    out = args.out or (str(Path(__file__).parent / "results.md") if full else None)
+    if args.update_results and not full:
+        ap.error("--update-results needs a full run (no --quick, --only or --tools)")
+    missing = missing_packages(tools)
+    if missing:
+        sys.exit(f"run.py: {', '.join(missing)} not installed; for the peers: pip install -e '.[bench]' "
+                 f"(or pick installed tools with --tools)")
+    outs = [Path(p) for p in [args.out] if p] + ([COMMITTED] if args.update_results else [])
 
     start, load_start = time.time(), os.getloadavg()[0]
     runs, versions = {}, {}
@@ -243,8 +262,8 @@ def main():
         *(["", "Notes:", *[f"- {n}" for n in notes]] if notes else []),
     ]) + "\n"
     print(text)
-    if out:
-        Path(out).write_text(text)
+    for out in outs:
+        out.write_text(text)
         print(f"written to {out}", file=sys.stderr)
 
 

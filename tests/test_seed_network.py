@@ -2,12 +2,7 @@
 ``examples/seed_network.py`` (the one definition every test uses), checked against
 an independent NumPy derivation of backpropagation (``oracles.network_backprop``,
 itself checked by finite differences): its four gradients, one SGD step with
-``updates=``, 200 steps of training, and the example script."""
-import os
-import subprocess
-import sys
-from pathlib import Path
-
+``updates=`` and 200 steps of training (the script itself runs in test_examples.py)."""
 import numpy as np
 import pytest
 
@@ -16,7 +11,6 @@ from oracles import central_differences, network_backprop, network_loss
 from seed_network import build_network, make_data
 from symdiff.graph.walk import postorder
 
-ROOT = Path(__file__).resolve().parent.parent
 LR = 0.5
 N_ROWS = 1000
 
@@ -152,18 +146,3 @@ def test_loss_falls_over_200_steps_like_numpy_sgd(net, data, train_fn, reset_par
     assert losses[-1] < 0.5 * losses[0]
     assert np.all(np.diff(losses[::20]) < 0)  # falling along the way, not only at the end
 
-
-def test_example_script_prints_formulas_and_falling_losses():
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "seed_network.py")], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, env=env)  # this checkout's symdiff
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert "yp - y" in lines[:3]
-    for name in ("w0", "b0", "w1", "b1"):
-        assert f"d loss / d {name} =" in proc.stdout
-    assert "h.T @ ((yp - y)*yp*(1 - yp)/N)" in proc.stdout  # d loss / d w1, as a formula
-    losses = [float(line.split()[-1]) for line in lines if line.startswith("step")]
-    assert len(losses) >= 5
-    assert all(b < a for a, b in zip(losses, losses[1:])), losses
-    assert losses[-1] < 0.2 * losses[0]

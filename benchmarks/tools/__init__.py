@@ -11,6 +11,10 @@ from typing import Any
 # tool name -> (module in this package, keyword options for its workload functions, what it is)
 TOOLS = {
     "numba": ("numba_ref", {}, "hand-written @njit, serial, no fastmath (the reference)"),
+    "numba-fastmath": ("numba_ref", {"fastmath": True}, "the reference compiled with fastmath=True"),
+    "numba-parallel": ("numba_ref", {"fastmath": True, "parallel": True},
+                       "the reference with fastmath=True, parallel=True: prange over rows (W1: a chunk "
+                       "of rows per Numba thread)"),
     "numpy": ("numpy_ref", {}, "hand-written NumPy"),
     "symdiff": ("symdiff_fn", {}, "sd.function with updates, W1 loop: train.loop; W3: sd.hessian, sd.hvp"),
     "jax": ("jax_jit", {}, "jax.jit(value_and_grad), W1 loop: lax.fori_loop under jit; "
@@ -43,3 +47,16 @@ class Case:
     run: Callable[[], Any]  # one SGD step (returns the loss) or one gradient call
     state: Callable[[], list] = list  # current parameters (none by default)
     loop: Callable[[int], Any] | None = None  # n steps in one call; None: Python loop over run
+
+
+# tool module -> the packages it imports beyond the runtime dependencies (run.py checks them
+# before starting and names the extra that installs them)
+REQUIRES = {
+    "numba_ref": ["scipy"],  # Numba's @ (np.dot) calls SciPy's BLAS
+    "numpy_ref": [],
+    "symdiff_fn": [],
+    "jax_jit": ["jax", "jaxlib"],
+    "torch_eager": ["torch"],
+    "pytensor_fn": ["pytensor"],
+    "autograd_hips": ["autograd", "scipy"],
+}
