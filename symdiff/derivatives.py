@@ -20,9 +20,8 @@ import warnings
 from typing import Sequence
 
 from .graph.node import Node
-from .graph.sizes import SizeFacts, size_product
+from .graph.sizes import assuming, size_product
 from .graph.types import FLOAT_DTYPES
-from .graph.walk import postorder
 from .ops import build as b
 from .ops.identity import eye
 from .ops.shape import expand, reshape_node
@@ -40,32 +39,30 @@ def identity_seed(node: Node) -> Node:
 def jacobian_nodes(expr: Node, targets: list, disconnected: str = "raise", who: str = "jacobian") -> list:
     """Node-level :func:`jacobian`: for each target, ``d expr / d target`` of shape
     ``expr.shape + target.shape``, from one batched reverse sweep."""
-    from .grad import _describe, reverse_accumulate
+    from .grad import _describe, carry_facts, graph_facts, reverse_accumulate
     from .rewrites.identity import fold_identity
     from .rewrites.simplify import simplify_gradients
     from .rewrites.stabilize import stabilize
 
     stable = stabilize([expr], keep=targets)[0]
-    facts = SizeFacts(c for n in postorder([stable]) for c in n.constraints)
+    facts, spanning = graph_facts(stable)
     nb = stable.ndim
     seed = identity_seed(stable) if nb else None
-    adjoints = reverse_accumulate(stable, targets, facts=facts, seed=seed, nb=nb)
-    results = []
-    for t in targets:
-        g = adjoints.get(id(t))
-        full = tuple(expr.shape) + tuple(t.shape)
-        if g is None:
-            message = f"{who}: the expression does not depend on {_describe(t)}"
-            if disconnected == "raise":
-                raise ValueError(message + " (it is not part of its graph); pass disconnected='ignore' to get zeros")
-            if disconnected == "warn":
-                warnings.warn(message + "; its derivative is zero", stacklevel=4)
-            g = b.zero()
-        if g.ndim == len(full) and facts.same_shape(g.shape, full):
-            results.append(expand(g, g.shape, t.dtype))
-        else:
-            results.append(expand(g, full, t.dtype))
-    return simplify_gradients(fold_identity(results, facts), context=(expr,))
+    with assuming(facts):
+        adjoints = reverse_accumulate(stable, targets, facts=facts, seed=seed, nb=nb)
+        results = []
+        for t in targets:
+            g = adjoints.get(id(t))
+            if g is None:
+                message = f"{who}: the expression does not depend on {_describe(t)}"
+                if disconnected == "raise":
+                    raise ValueError(message + " (it is not part of its graph); pass disconnected='ignore' to get zeros")
+                if disconnected == "warn":
+                    warnings.warn(message + "; its derivative is zero", stacklevel=4)
+                g = b.zero()
+            results.append(expand(g, tuple(expr.shape) + tuple(t.shape), t.dtype))
+        results = simplify_gradients(fold_identity(results, facts), context=(expr,))
+    return [carry_facts(g, tuple(expr.shape) + tuple(t.shape), spanning) for g, t in zip(results, targets)]
 
 
 def _check_disconnected(disconnected: str) -> None:

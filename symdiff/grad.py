@@ -16,14 +16,14 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from .graph.node import Constant, Node
-from .graph.sizes import SizeFacts
+from .graph.node import Constant, Node, Variable
+from .graph.sizes import SizeFacts, assuming, dims_in
 from .graph.types import FLOAT_DTYPES, fmt_shape
 from .graph.walk import postorder
 from .ops import build as b
 from .ops.base import TensorOp
 from .ops.reductions import Reduce
-from .ops.shape import expand, reshape_node
+from .ops.shape import SizeCheck, expand, reshape_node
 from .tensor import Tensor
 
 
@@ -86,29 +86,64 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
     from .rewrites.stabilize import stabilize
 
     stable = stabilize([cost], keep=targets)[0]
-    facts = SizeFacts(c for n in postorder([stable]) for c in n.constraints)
-    adjoints = reverse_accumulate(stable, targets, facts=facts)
-    results = []
-    for t in targets:
-        g = adjoints.get(id(t))
-        if g is None:
-            blockers = _blocking_ops(stable, t)
-            if blockers:
-                message = (f"grad: the cost depends on {_describe(t)} only through operations without a "
-                           f"derivative ({'; '.join(blockers)})")
-            else:
-                message = f"grad: the cost does not depend on {_describe(t)}"
-            if disconnected == "raise":
-                where = "" if blockers else " (it is not part of the cost's graph)"
-                raise ValueError(message + where + "; pass disconnected='ignore' to get zeros")
-            if disconnected == "warn":
-                warnings.warn(message + "; its gradient is zero", stacklevel=3)
-            g = b.zero()
-        if g.ndim == t.ndim and facts.same_shape(g.shape, t.shape):
-            results.append(expand(g, g.shape, t.dtype))  # equal sizes by the graph's own constraints
-        else:
+    facts, spanning = graph_facts(stable)
+    with assuming(facts):
+        adjoints = reverse_accumulate(stable, targets, facts=facts)
+        results = []
+        for t in targets:
+            g = adjoints.get(id(t))
+            if g is None:
+                g = _disconnected(stable, t, disconnected)
             results.append(expand(g, t.shape, t.dtype))
-    return simplify_gradients(results, context=(cost,)) if simplify else results
+        if simplify:
+            results = simplify_gradients(results, context=(cost,))
+    return [carry_facts(g, t.shape, spanning) for g, t in zip(results, targets)]
+
+
+def _disconnected(cost: Node, target: Node, disconnected: str) -> Node:
+    """The zero gradient of a target ``cost`` does not depend on, after the error or
+    warning ``disconnected`` asks for."""
+    blockers = _blocking_ops(cost, target)
+    if blockers:
+        message = (f"grad: the cost depends on {_describe(target)} only through operations without a "
+                   f"derivative ({'; '.join(blockers)})")
+    else:
+        message = f"grad: the cost does not depend on {_describe(target)}"
+    if disconnected == "raise":
+        where = "" if blockers else " (it is not part of the cost's graph)"
+        raise ValueError(message + where + "; pass disconnected='ignore' to get zeros")
+    if disconnected == "warn":
+        warnings.warn(message + "; its gradient is zero", stacklevel=4)
+    return b.zero()
+
+
+def graph_facts(root: Node) -> tuple:
+    """``(facts, spanning)``: the size facts of ``root``'s graph, and a spanning list of
+    ``(a, b, node)`` constraints implying them all (``node`` the op requiring ``a == b``)."""
+    facts, spanning = SizeFacts(), []
+    for node in postorder([root]):
+        for a, c in node.constraints:
+            if not facts.same(a, c):
+                facts.add(a, c)
+                spanning.append((a, c, node))
+    return facts, spanning
+
+
+def carry_facts(g: Node, dims: tuple, spanning: list) -> Node:
+    """``g`` (built assuming the facts ``spanning`` of a differentiated graph) typed with
+    shape ``dims``, carrying those facts its own graph does not imply, so that a compiled
+    function checks them (see :class:`symdiff.ops.shape.SizeCheck`)."""
+    from .printing import brief
+
+    order = postorder([g])
+    own = SizeFacts(c for n in order for c in n.constraints)
+    present = {id(n) for n in order if isinstance(n, Variable)} | {id(d.var) for size in dims for d in dims_in(size)}
+    missing = [(a, c, node) for a, c, node in spanning
+               if all(id(d.var) in present for d in dims_in(a) | dims_in(c)) and not own.same(a, c)]
+    if not missing and len(dims) == g.ndim and own.same_shape(g.shape, dims):
+        return g
+    return SizeCheck((g,), dims=tuple(dims), pairs=tuple((a, c) for a, c, _ in missing),
+                     origins=tuple(brief(node, width=70) for *_, node in missing))
 
 
 def _blocking_ops(cost: Node, target: Node) -> list:

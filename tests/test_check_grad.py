@@ -52,7 +52,7 @@ def test_large_variables_sample_finite_differences(network_report):
     assert np.isnan(w0.fd).sum() == 80 - 30
     assert not np.isnan(w0.fd.reshape(-1)[w0.sampled]).any()
     assert network_report["b0"].sampled is None and np.isfinite(network_report["b0"].fd).all()  # 20 <= 30: all
-    assert "random sample of 30 of 80 entries (seed 0)" in str(network_report)
+    assert "random sample of 30 of 80 entries of the variable (seed 0)" in str(network_report)
 
 
 def test_sampling_is_seeded():

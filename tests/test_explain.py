@@ -75,7 +75,7 @@ def test_shared_subexpression_shows_once_with_adjoints_summed():
     received = steps[0].received
     assert isinstance(received, ew.Add) and len(received.inputs) == 2
     assert "g_u = " in str(explanation) and " + " in sd.pprint(received)
-    assert str(explanation).startswith("Backward pass of d cost/d (w)")  # an unnamed cost is "cost"
+    assert str(explanation).startswith("Backward pass of d cost/d w:")  # an unnamed cost is "cost"
     values = {x: np.array([0.1, -0.4, 0.9])}
     report = sd.check_grad(cost, w, values)
     assert report.ok, str(report)

@@ -26,7 +26,7 @@ import sympy as sp
 
 from ..grad import _cost_node, local_vjps, reverse_accumulate
 from ..graph.node import Leaf, Node, Variable
-from ..graph.sizes import SizeFacts
+from ..graph.sizes import SizeFacts, assuming
 from ..graph.types import FLOAT_DTYPES, TensorType
 from ..graph.walk import postorder
 from ..ops import build as b
@@ -115,9 +115,11 @@ class Explanation:
         body = [self._render_step(s, fmt) for s in self.steps]
         shared = [(_name(n, fmt), d[0] if fmt == "text" else d[1]) for n, d in sorted(self._globals.items())]
         cost, targets = _name(self.cost_name, fmt), ", ".join(_name(t, fmt) for t in self.target_names)
+        if len(self.target_names) > 1:
+            targets = f"({targets})"
         if fmt == "text":
             head = [
-                f"Backward pass of d {cost}/d ({targets}): {len(self.steps)} steps, from the cost back to the variables.",
+                f"Backward pass of d {cost}/d {targets}: {len(self.steps)} steps, from the cost back to the variables.",
                 f"g_v is d {cost}/d v, the adjoint of v: the sum of what v's consumers send it (-> [k]: sent to step k).",
             ]
             if self.jacobian:
@@ -131,7 +133,7 @@ class Explanation:
             rows = [(r"&\phantom{\text{where}}" if k else r"&\text{where}") + rf"\quad {n} = {d}" for k, (n, d) in enumerate(shared)]
             return "\\begin{align*}\n" + " \\\\\n".join(rows + body) + "\n\\end{align*}\n"
         head = [
-            f"**Backward pass** of $\\partial {cost} / \\partial ({targets})$: {len(self.steps)} steps, from the cost "
+            f"**Backward pass** of $\\partial {cost} / \\partial {targets}$: {len(self.steps)} steps, from the cost "
             f"back to the variables. $g_v$ is $\\partial {cost}/\\partial v$, the adjoint of $v$: the sum of what "
             "$v$'s consumers send it ($\\to [k]$: sent to step $k$).",
             "",
@@ -235,30 +237,31 @@ def explain(cost: Tensor, wrt: "Tensor | Sequence[Tensor]") -> Explanation:
     nb = stable.ndim  # a Jacobian: adjoints carry the expression's axes in front
     seed = identity_seed(stable) if nb else None
     records = []
-    reverse_accumulate(stable, nodes, on_step=lambda node, g, pushed: records.append((node, g, pushed)), facts=facts,
-                       seed=seed, nb=nb)
-    batch = tuple(stable.shape)
+    with assuming(facts):
+        reverse_accumulate(stable, nodes, on_step=lambda node, g, pushed: records.append((node, g, pushed)),
+                           facts=facts, seed=seed, nb=nb)
+        batch = tuple(stable.shape)
 
-    cost_name = cost_node.name or ("y" if nb else "cost")
-    numbers = {id(node): k + 1 for k, (node, _, _) in enumerate(records)}
-    wanted = {id(n) for n in nodes}
-    incoming: dict = {}
-    steps = []
-    for node, g, pushed in records:
-        k = numbers[id(node)]
-        name = cost_name if node is stable else node.name
-        symbol = f"g_{name}" if name else f"g{k}"
-        adjoint_type = TensorType(node.dtype, batch + tuple(node.shape)) if nb else node.type
-        placeholder = _Adjoint((), label=symbol, adjoint_type=adjoint_type)
-        rules = local_vjps(node, placeholder, {id(operand) for operand, _ in pushed}, facts, nb) if pushed else []
-        if nb:
-            rules = list(zip([operand for operand, _ in rules], fold_identity([c for _, c in rules], facts)))
-            g = fold_identity([g], facts)[0]
-        parts = incoming.pop(id(node), None)
-        steps.append(Step(k, node, name, symbol, None if parts is None else b.add_all(parts), g,
-                          [(numbers[id(operand)], c) for operand, c in rules], id(node) in wanted))
-        for operand, contribution in rules:
-            incoming.setdefault(id(operand), []).append(contribution)
+        cost_name = cost_node.name or ("y" if nb else "cost")
+        numbers = {id(node): k + 1 for k, (node, _, _) in enumerate(records)}
+        wanted = {id(n) for n in nodes}
+        incoming: dict = {}
+        steps = []
+        for node, g, pushed in records:
+            k = numbers[id(node)]
+            name = cost_name if node is stable else node.name
+            symbol = f"g_{name}" if name else f"g{k}"
+            adjoint_type = TensorType(node.dtype, batch + tuple(node.shape)) if nb else node.type
+            placeholder = _Adjoint((), label=symbol, adjoint_type=adjoint_type)
+            rules = local_vjps(node, placeholder, {id(operand) for operand, _ in pushed}, facts, nb) if pushed else []
+            if nb:
+                rules = list(zip([operand for operand, _ in rules], fold_identity([c for _, c in rules], facts)))
+                g = fold_identity([g], facts)[0]
+            parts = incoming.pop(id(node), None)
+            steps.append(Step(k, node, name, symbol, None if parts is None else b.add_all(parts), g,
+                              [(numbers[id(operand)], c) for operand, c in rules], id(node) in wanted))
+            for operand, contribution in rules:
+                incoming.setdefault(id(operand), []).append(contribution)
     names = [t.node.name or f"wrt[{k}]" for k, t in enumerate(targets)]
     reached = {id(s.node) for s in steps}
     for name, n in zip(names, nodes):

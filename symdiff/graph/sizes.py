@@ -13,8 +13,10 @@ sizes, and compiled functions check every constraint at call time.
 """
 from __future__ import annotations
 
+import contextvars
 import itertools
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 import sympy as sp
 
@@ -63,6 +65,29 @@ def static_or_none(size: sp.Expr) -> int | None:
 def sizes_equal(a: sp.Expr, b: sp.Expr) -> bool:
     """Whether two sizes are the same expression (no facts assumed)."""
     return a == b or sp.expand(a - b) == 0
+
+
+_ASSUMED: contextvars.ContextVar = contextvars.ContextVar("assumed_size_facts", default=None)
+
+
+@contextmanager
+def assuming(facts: "SizeFacts") -> Iterator[None]:
+    """Within the block, :func:`known_equal` also uses ``facts`` (the facts of the
+    graph being differentiated; its derivatives carry them, see ``SizeCheck``)."""
+    token = _ASSUMED.set(facts)
+    try:
+        yield
+    finally:
+        _ASSUMED.reset(token)
+
+
+def known_equal(a: sp.Expr, b: sp.Expr) -> bool:
+    """Whether two sizes are equal: the same expression, or equal by the facts
+    assumed in the enclosing :func:`assuming` block."""
+    if sizes_equal(a, b):
+        return True
+    facts = _ASSUMED.get()
+    return facts is not None and facts.same(a, b)
 
 
 def size_product(sizes: Iterable[sp.Expr]) -> sp.Expr:

@@ -462,6 +462,12 @@ class Div(Binary):
         x, y = self.inputs
         return [b.div(g, y), b.neg(b.div(b.mul(g, self), y))]
 
+    def _sympystr(self, printer):
+        x, y = self.inputs
+        if isinstance(x, Constant) and x.value.is_Rational and x.value.q != 1:  # 1/(2*N), not 1/2/N
+            return f"{x.value.p}/({x.value.q}*{printer.parenthesize(y, self.precedence, strict=True)})"
+        return super()._sympystr(printer)
+
     def _latex(self, printer):
         return rf"\frac{{{printer._print(self.inputs[0])}}}{{{printer._print(self.inputs[1])}}}"
 

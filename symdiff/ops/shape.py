@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..graph.node import Node, Variable
-from ..graph.sizes import as_size, is_static, size_product, sizes_equal, static_or_none
+from ..graph.sizes import as_size, is_static, known_equal, size_product, sizes_equal, static_or_none
 from ..graph.types import ShapeError, TensorType, broadcast, fmt_shape, promote
 from ..tensor import Tensor, as_node, named
 from . import build as b
@@ -94,7 +94,7 @@ def expand(x: Node, dims: tuple, dtype: str | None = None) -> Node:
     dims = tuple(dims)
     if dtype is not None and isinstance(x, Constant) and (x.type.weak or x.dtype != dtype):
         x = Constant((), value=x.value, const_dtype=dtype, weak=False)
-    if len(x.shape) == len(dims) and all(sizes_equal(a, d) for a, d in zip(x.shape, dims)):
+    if len(x.shape) == len(dims) and all(known_equal(a, d) for a, d in zip(x.shape, dims)):
         if dtype is not None and x.dtype != dtype:
             return ew.Cast((x,), to=dtype)
         return x
@@ -210,13 +210,13 @@ def new_axes_index(src: tuple, dims: tuple) -> str | None:
 def reshape_node(x: Node, dims: tuple) -> Node:
     """``x`` reshaped to ``dims`` (folding a reshape to the same shape, and reshapes of reshapes)."""
     dims = tuple(as_size(d) for d in dims)
-    if len(dims) == x.ndim and all(sizes_equal(a, d) for a, d in zip(x.shape, dims)):
+    if len(dims) == x.ndim and all(known_equal(a, d) for a, d in zip(x.shape, dims)):
         return x
     if not x.shape:
         return expand(x, dims)
     if isinstance(x, Reshape):
         x = x.inputs[0]
-        if len(dims) == x.ndim and all(sizes_equal(a, d) for a, d in zip(x.shape, dims)):
+        if len(dims) == x.ndim and all(known_equal(a, d) for a, d in zip(x.shape, dims)):
             return x
     return Reshape((x,), dims=dims)
 
@@ -276,6 +276,30 @@ class _Identity(TensorOp):
 
     def lower(self, e):
         return [f"{e.out} = {e.arg(0)}"]
+
+
+class SizeCheck(_Identity):
+    """``x`` unchanged, typed with shape ``dims``, requiring the size equalities
+    ``pairs`` (``origins`` names the op each comes from).
+
+    A derivative is built assuming the facts of the graph it differentiates
+    (``h.T @ g`` has the shape of ``w`` in ``h @ w``); where that graph's nodes
+    are not part of the derivative's own graph, this node carries the facts, so
+    a compiled function still checks them at call time.
+    """
+
+    params = ("dims", "pairs", "origins")
+
+    def infer_type(self):
+        x = self.inputs[0]
+        return TensorType(x.dtype, tuple(self.dims), x.type.weak), tuple(self.pairs) + self._own()
+
+    def _own(self) -> tuple:
+        return tuple((a, d) for a, d in zip(self.inputs[0].shape, self.dims) if not sizes_equal(a, d))
+
+    def constraint_origins(self) -> tuple:
+        """For each constraint, the op that required it (``None``: this node's own shape)."""
+        return tuple(self.origins) + (None,) * len(self._own())
 
 
 class Transpose(TensorOp):
@@ -724,4 +748,4 @@ def expand_dims(x, axis: int, name: str | None = None) -> Tensor:
     return named(Tensor(Reshape((node,), dims=tuple(shape)) if node.ndim else Expand((node,), dims=(sp.S.One,))), name)
 
 
-SHAPE_OPS = (Expand, Reshape, _Identity, Transpose, Subtensor, IndexAdjoint, Concatenate, AxisSlice)
+SHAPE_OPS = (Expand, Reshape, _Identity, SizeCheck, Transpose, Subtensor, IndexAdjoint, Concatenate, AxisSlice)

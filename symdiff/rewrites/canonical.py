@@ -27,7 +27,7 @@ def _is(node: Node, value) -> bool:
 
 def _fold(node: Node, inputs: tuple) -> Node:
     new = node.rebuild(inputs)
-    if isinstance(new, _Identity) or isinstance(new, Expand) and new.inputs[0].type == new.type:
+    if type(new) is _Identity or isinstance(new, Expand) and new.inputs[0].type == new.type:
         return inputs[0] if inputs[0].type == node.type else new
     if isinstance(new, ew.Cast) and inputs[0].type == new.type:
         return inputs[0]

@@ -453,13 +453,15 @@ def _argument_checker(plan, roots: list):
         return all(id(d.var) in names for d in expr.atoms(Dim))
 
     for node in nodes:
-        for a, b in node.constraints:
+        origins = node.constraint_origins() if hasattr(node, "constraint_origins") else ()
+        for k, (a, b) in enumerate(node.constraints):
             key = frozenset((a, b))
             if key in seen or not (known(a) and known(b)):
                 continue
             seen.add(key)
             ca, cb = printer.doprint(a), printer.doprint(b)
-            message = (f"shape mismatch: {a} = {{}} but {b} = {{}}; they must be equal (in {brief(node, width=70)}). "
+            origin = origins[k] if k < len(origins) and origins[k] else brief(node, width=70)
+            message = (f"shape mismatch: {a} = {{}} but {b} = {{}}; they must be equal (in {origin}). "
                        "Sizes declared None never broadcast: declare a broadcasting axis with size 1")
             lines += [f"    if {ca} != {cb}:", f"        raise ValueError({message!r}.format({ca}, {cb}))"]
         for bound in getattr(node, "bounds", ()):
