@@ -111,3 +111,27 @@ def test_a_function_keeps_the_shared_variables_it_updates():
     counter = make_counter()
     gc.collect()
     assert [float(counter()) for _ in range(3)] == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("derivative", ["grad", "jacobian"])
+def test_a_derivative_checks_the_sizes_its_function_required(derivative):
+    """``x.T @ ones`` is the gradient of ``sum(x @ w)`` only when ``x.shape[1] == w.shape[0]``;
+    the gradient's own graph has no ``x @ w``, so it carries that fact, and a call that
+    breaks it raises instead of returning a gradient of the wrong length."""
+    x, w = sd.matrix("x"), sd.vector("w")
+    cost = sd.sum(x @ w)
+    g = sd.grad(cost, w) if derivative == "grad" else sd.jacobian(x @ w, w)
+    f = sd.function([x, w], g)
+    xv = np.arange(6.0).reshape(2, 3)
+    expected = xv.sum(axis=0) if derivative == "grad" else xv
+    np.testing.assert_allclose(f(xv, np.ones(3)), expected, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"x.shape\[1\] = 3 but w.shape\[0\] = 5.*in x @ w"):
+        f(xv, np.ones(5))
+    assert g.static_shape == ((None,) if derivative == "grad" else (None, None))
+
+
+def test_a_gradient_reads_as_its_formula_when_its_shape_follows_from_the_graph():
+    """``h.T @ g`` has the shape of ``w`` by the facts of ``h @ w``: no reshape in print."""
+    X, w = sd.matrix("X"), sd.shared(np.ones((3, 2)), name="w")
+    h = sd.tanh(X @ w, name="h")
+    assert sd.pprint(sd.grad(sd.sum(h), w)).splitlines()[0] == "X.T @ (1 - h**2)"
