@@ -41,6 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+from oracles import central_differences
 
 INPUT_SHAPES = {"A": (4, 3), "B": (3, 4), "v": (3,), "u": (4,), "s": ()}
 SHARED_SHAPES = {"W": (4, 3), "b": (3,), "M": (3, 3), "p": (3,), "q": (3,), "c": ()}
@@ -767,22 +768,6 @@ def generate(seed: int, index: int, ops: str, batch: int) -> list:
 # --------------------------------------------------------------------------- expectations
 
 
-def central_differences(f, arrays: list, k: int, eps: float = FD_EPS) -> np.ndarray:
-    """d f / d arrays[k] by central differences (f returns a float)."""
-    base = [np.array(a, dtype=np.float64, order="C") for a in arrays]
-    grad = np.zeros_like(base[k])
-    flat = base[k].reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = f(*base)
-        flat[i] = old - eps
-        minus = f(*base)
-        flat[i] = old
-        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
 @dataclass
 class Expected:
     outputs: list  # [cost] + outputs, float64
@@ -805,7 +790,7 @@ def expect(case: Case, shared_now: dict) -> Expected:
         ns = numpy_run(body, {**env64, **dict(zip(case.wrt, arrays))})
         return float(ns["cost"])
 
-    grads = [central_differences(cost_of, [env64[n] for n in case.wrt], k) for k in range(len(case.wrt))]
+    grads = [central_differences(cost_of, [env64[n] for n in case.wrt], k, FD_EPS) for k in range(len(case.wrt))]
     ns = numpy_run(body, env64, grads)
     ns["grads"] = grads
     outputs = [np.asarray(ns["cost"])] + [np.asarray(o) for o in ns["outputs"]]

@@ -116,10 +116,11 @@ def scatter_add(g, indices, axes, shape):
 
 
 def onehot(labels, k, dtype="float64"):
+    """``np.eye(k, dtype=dtype)[labels]``: a label in ``[-k, 0)`` counts from the end."""
     labels = np.asarray(labels)
-    if labels.size and (labels.min() < 0 or labels.max() >= k):
-        raise IndexError("onehot: a label is outside [0, k)")
-    return (labels[..., None] == np.arange(k)).astype(dtype)
+    if labels.size and (labels.min() < -k or labels.max() >= k):
+        raise IndexError("onehot: a label is outside [-k, k)")
+    return (np.where(labels < 0, labels + k, labels)[..., None] == np.arange(k)).astype(dtype)
 
 
 def _python_index(entries: tuple) -> tuple:

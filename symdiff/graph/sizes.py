@@ -81,6 +81,11 @@ def assuming(facts: "SizeFacts") -> Iterator[None]:
         _ASSUMED.reset(token)
 
 
+def assumed_facts() -> "SizeFacts | None":
+    """The facts of the enclosing :func:`assuming` block, if any."""
+    return _ASSUMED.get()
+
+
 def known_equal(a: sp.Expr, b: sp.Expr) -> bool:
     """Whether two sizes are equal: the same expression, or equal by the facts
     assumed in the enclosing :func:`assuming` block."""
@@ -133,6 +138,10 @@ class SizeFacts:
         if a != b:
             first, second = sorted((a, b), key=self._rank)
             self._parent[second] = first
+
+    def pairs(self) -> list:
+        """Equalities implying all of these facts (one per size that is not its class's representative)."""
+        return [(size, self.find(size)) for size in self._parent]
 
     def canonical(self, size: sp.Expr) -> sp.Expr:
         """The representative of ``size``'s class (sizes inside expressions replaced too)."""

@@ -119,6 +119,8 @@ def sub(x: Node, y: Node) -> Node:
         return add(x, y.inputs[0])
     if isinstance(x, ew.Div) and isinstance(y, ew.Div) and x.inputs[1] is y.inputs[1]:
         return div(sub(x.inputs[0], y.inputs[0]), x.inputs[1])
+    if isinstance(x, ew.Sub) and x.inputs[1] is y and y.shape == x.shape:  # a - y - y is a - 2*y
+        return sub(x.inputs[0], mul(const(2, like=y), y))
     return ew.Sub((x, y))
 
 

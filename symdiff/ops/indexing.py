@@ -294,7 +294,8 @@ def arange(n, name: str | None = None) -> Tensor:
 
 class Onehot(TensorOp):
     """``onehot(labels, k)``: a float tensor with a new last axis of length ``k``,
-    1 at each label and 0 elsewhere; a label outside ``[0, k)`` raises IndexError."""
+    1 at each label and 0 elsewhere (``np.eye(k)[labels]``: negative labels count from
+    the end; one outside ``[-k, k)`` raises IndexError)."""
 
     params = ("k", "out_dtype")
     differentiable = False
@@ -327,15 +328,18 @@ class Onehot(TensorOp):
             pad += "    "
         read = f"{e.arg(0)}[{', '.join(loops)}]" if labels.ndim else e.arg(0)
         lines += [f"{pad}j = np.int64({read})",
-                  f"{pad}if j < 0 or j >= {k}:",
-                  f"{pad}    raise IndexError('onehot: a label is outside [0, k)')",
+                  f"{pad}if j < -{k} or j >= {k}:",
+                  f"{pad}    raise IndexError('onehot: a label is outside [-k, k)')",
+                  f"{pad}if j < 0:",
+                  f"{pad}    j += {k}",
                   f"{pad}{e.out}[{', '.join(loops + ['j'])}] = 1"]
         return lines
 
 
 def onehot(labels, k, dtype="float64", name: str | None = None) -> Tensor:
     """One-hot rows for integer ``labels`` (a new last axis of length ``k``, an int
-    or a run-time size); a label outside ``[0, k)`` raises IndexError when computed.
+    or a run-time size), as ``np.eye(k)[labels]``: a label in ``[-k, 0)`` counts
+    from the end, one outside ``[-k, k)`` raises IndexError when computed.
 
     >>> labels = sd.vector("labels", dtype="int64")
     >>> sd.function([labels], sd.onehot(labels, 3))([2, 0])

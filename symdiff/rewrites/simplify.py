@@ -36,7 +36,7 @@ import sympy as sp
 from ..graph import functions as sfn
 from ..graph.cse import structural_key
 from ..graph.node import Constant, Node, Size
-from ..graph.sizes import SizeFacts, sizes_equal
+from ..graph.sizes import SizeFacts, assumed_facts, sizes_equal
 from ..graph.types import FLOAT_DTYPES, promote
 from ..graph.walk import postorder, rebuild
 from ..ops import build as b
@@ -57,7 +57,8 @@ def simplify_gradients(roots: list, context: tuple = ()) -> list:
     graph, whose named nodes the gradients then print by name."""
     if not roots:
         return roots
-    facts = SizeFacts(c for n in postorder(roots) for c in n.constraints)
+    assumed = assumed_facts()  # a derivative is simplified under the facts of the graph it differentiates
+    facts = SizeFacts([c for n in postorder(roots) for c in n.constraints] + (assumed.pairs() if assumed else []))
     local = rebuild(roots, lambda node, inputs: _simplify_node(node, inputs, facts))
     paired = _combine_sigmoid_pairs(local, facts)
     named = _reuse_context_names(paired, context)
@@ -199,6 +200,9 @@ def _softmax_minus(node: SoftmaxMinus, facts: SizeFacts) -> Node | None:
             inner = _softmax_minus(inner, facts) or inner
             return op(inner, scale) if op is b.div else op(scale, inner) if scale is not None else b.neg(inner)
         if _unit_rows(t, node.axis, facts):
+            if isinstance(t, IndexAdd):
+                onehot = _scatter_onehot(t, facts)
+                t = onehot if onehot is not None and _fits(onehot, t, facts) else t
             return SoftmaxMinus((x, t), axis=node.axis, total=False)
     return None
 
@@ -256,6 +260,14 @@ def _unit_rows(t: Node, axis: int, facts: SizeFacts) -> bool:
     return False
 
 
+def _scatter_onehot(node: IndexAdd, facts: SizeFacts) -> Node | None:
+    """A scatter of ones at ``[arange(n), labels]`` into ``(n, k)`` zeros (the gradient
+    of picking each row's label) is ``onehot(labels, k)``."""
+    if _unit_rows(node, 1, facts):
+        return Onehot((node.inputs[2],), k=node.dims[1], out_dtype=node.out_dtype)
+    return None
+
+
 _RULES = (
     ((ew.Add, ew.Sub, ew.Mul, ew.Div), _scalar_operand),
     ((ew.Add, ew.Sub, ew.Mul, ew.Div), _pull_where),
@@ -263,6 +275,7 @@ _RULES = (
     (ew.Where, _tidy_where),
     (SoftmaxMinus, _softmax_minus),
     (Reshape, _matrix_vector),
+    (IndexAdd, _scatter_onehot),
 )
 """(node classes, rule): each rule gives a rewrite of a node, or ``None``."""
 
