@@ -62,7 +62,7 @@ def jacobian_nodes(expr: Node, targets: list, disconnected: str = "raise", who: 
                 g = b.zero()
             results.append(expand(g, tuple(expr.shape) + tuple(t.shape), t.dtype))
         results = simplify_gradients(fold_identity(results, facts), context=(expr,))
-    return [carry_facts(g, tuple(expr.shape) + tuple(t.shape), spanning) for g, t in zip(results, targets)]
+    return carry_facts(results, [tuple(expr.shape) + tuple(t.shape) for t in targets], facts, spanning)
 
 
 def _check_disconnected(disconnected: str) -> None:

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import sympy as sp
 
 from .graph.node import Constant, Node, Variable
-from .graph.sizes import SizeFacts, assuming, dims_in
+from .graph.sizes import SizeFacts, assuming, dims_in, sizes_equal
 from .graph.types import FLOAT_DTYPES, fmt_shape
 from .graph.walk import postorder
 from .ops import build as b
@@ -97,7 +97,7 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
             results.append(expand(g, t.shape, t.dtype))
         if simplify:
             results = simplify_gradients(results, context=(cost,))
-    return [carry_facts(g, t.shape, spanning) for g, t in zip(results, targets)]
+    return carry_facts(results, [t.shape for t in targets], facts, spanning)
 
 
 def _disconnected(cost: Node, target: Node, disconnected: str) -> Node:
@@ -129,21 +129,62 @@ def graph_facts(root: Node) -> tuple:
     return facts, spanning
 
 
-def carry_facts(g: Node, dims: tuple, spanning: list) -> Node:
-    """``g`` (built assuming the facts ``spanning`` of a differentiated graph) typed with
-    shape ``dims``, carrying those facts its own graph does not imply, so that a compiled
-    function checks them (see :class:`symdiff.ops.shape.SizeCheck`)."""
+def carry_facts(results: list, shapes: list, facts: SizeFacts, spanning: list) -> list:
+    """Each of ``results`` (built assuming the facts ``spanning`` of a differentiated
+    graph) typed with its shape in ``shapes``, carrying the facts whose op is not part
+    of its own graph, so that a compiled function checks them (see
+    :class:`symdiff.ops.shape.SizeCheck`).  One walk over the results together: which
+    ops and variables each node's graph holds are bit sets, not walks per result."""
     from .printing import brief
 
-    order = postorder([g])
-    own = SizeFacts(c for n in order for c in n.constraints)
-    present = {id(n) for n in order if isinstance(n, Variable)} | {id(d.var) for size in dims for d in dims_in(size)}
-    missing = [(a, c, node) for a, c, node in spanning
-               if all(id(d.var) in present for d in dims_in(a) | dims_in(c)) and not own.same(a, c)]
-    if not missing and len(dims) == g.ndim and own.same_shape(g.shape, dims):
-        return g
-    return SizeCheck((g,), dims=tuple(dims), pairs=tuple((a, c) for a, c, _ in missing),
-                     origins=tuple(brief(node, width=70) for *_, node in missing))
+    origin_bits: dict = {}  # id(op) -> the facts it requires (bits of spanning)
+    fact_bits: dict = {}  # {a, b} -> bit
+    for k, (a, c, node) in enumerate(spanning):
+        origin_bits[id(node)] = origin_bits.get(id(node), 0) | 1 << k
+        fact_bits[frozenset((a, c))] = 1 << k
+    variable_bits: dict = {}
+
+    def variables_of(sizes) -> int:
+        bits = 0
+        for size in sizes:
+            for d in dims_in(size):
+                bits |= variable_bits.setdefault(id(d.var), 1 << len(variable_bits))
+        return bits
+
+    needs = [variables_of((a, c)) for a, c, _ in spanning]
+    held: dict = {}
+    for node in postorder(results):
+        origins = origin_bits.get(id(node), 0)
+        for a, c in node.constraints:  # a new op requiring the same equality holds it too
+            origins |= fact_bits.get(frozenset((a, c)), 0)
+        variables = variables_of(node.shape) if isinstance(node, Variable) else 0
+        for operand in node.inputs:
+            o, v = held[id(operand)]
+            origins, variables = origins | o, variables | v
+        held[id(node)] = (origins, variables)
+    everything = (1 << len(spanning)) - 1
+    out = []
+    for g, dims in zip(results, shapes):
+        origins, variables = held[id(g)]
+        variables |= variables_of(dims)
+        missing = [spanning[k] for k in _set_bits(everything & ~origins) if not needs[k] & ~variables]
+        # with every op of the differentiated graph inside g's own, g's graph enforces all its facts
+        held_all = not everything & ~origins
+        if not missing and len(dims) == g.ndim and all(
+                sizes_equal(a, d) or held_all and facts.same(a, d) for a, d in zip(g.shape, dims)):
+            out.append(g)
+        else:
+            out.append(SizeCheck((g,), dims=tuple(dims), pairs=tuple((a, c) for a, c, _ in missing),
+                                 origins=tuple(brief(node, width=70) for *_, node in missing)))
+    return out
+
+
+def _set_bits(bits: int):
+    """The positions of the set bits of ``bits``."""
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
 
 
 def _blocking_ops(cost: Node, target: Node) -> list:

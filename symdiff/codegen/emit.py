@@ -498,6 +498,7 @@ def _int64():
 
 
 CHUNK_UNITS = 24  # a piece computes at most about this many values
+CHUNK_READS = 48  # and reads at most about this many values computed outside it (its arguments)
 PIECE_COST, UNIT_COST = 1.0, 0.1  # relative compile cost of a piece, and of each value in it
 
 
@@ -505,10 +506,11 @@ def _units(step) -> int:
     return len(step.members) if isinstance(step, LoopNest) else 1
 
 
-def _chunks(signatures: list, units: list) -> list:
+def _chunks(signatures: list, units: list, reads: list) -> list:
     """Cut the steps into chunks ``[(start, stop)]`` so that repeated structure gives
     repeated chunks: among the rules "cut after every step whose signature is S" (for
-    the frequent signatures S) and "cut only at the size cap", take the one whose
+    the frequent signatures S) and "cut only at the size caps" (values computed, and
+    values read: ``reads[k]`` is the set of what step ``k`` reads), take the one whose
     distinct chunks cost least to compile."""
     counts: dict = {}
     for sig in signatures:
@@ -516,12 +518,13 @@ def _chunks(signatures: list, units: list) -> list:
     rules = [None] + sorted((s for s, c in counts.items() if c > 1), key=lambda s: -counts[s])[:8]
     best = None
     for rule in rules:
-        chunks, start, size = [], 0, 0
+        chunks, start, size, inputs = [], 0, 0, set()
         for k, sig in enumerate(signatures):
             size += units[k]
-            if sig == rule or size >= CHUNK_UNITS or k == len(signatures) - 1:
+            inputs |= reads[k]
+            if sig == rule or size >= CHUNK_UNITS or len(inputs) >= CHUNK_READS or k == len(signatures) - 1:
                 chunks.append((start, k + 1))
-                start, size = k + 1, 0
+                start, size, inputs = k + 1, 0, set()
         distinct = {tuple(signatures[a:b]) for a, b in chunks}
         cost = sum(PIECE_COST + UNIT_COST * sum(units[signatures.index(s)] for s in chunk) for chunk in distinct)
         if best is None or cost < best[0]:
@@ -553,7 +556,7 @@ def emit_split(plan: Plan, fast_math: bool = True) -> Kernel:
     signatures = [_piece([step], reads, scalars, plan, fast_math, computed)[0]
                   for step, reads in zip(steps, step_reads)]
     pieces: dict = {}  # source -> (driver name, {signatures})
-    for start, stop in _chunks(signatures, [_units(s) for s in steps]):
+    for start, stop in _chunks(signatures, [_units(s) for s in steps], [{id(n) for n in r} for r in step_reads]):
         chunk = steps[start:stop]
         inside = {id(m) for step in chunk for m in _step_nodes(step)}
         reads, seen = [], set()

@@ -35,6 +35,7 @@ from ..ops.reductions import Reduce
 MAX_INLINE_DEPTH = 24  # deeper inlined expressions are materialised (bounds the loop body's nesting)
 MAX_PARALLEL_NESTS = 4  # Numba's parallel passes cost ~0.4 s of compile time per nest
 MAX_NEST_MEMBERS = 16  # a loop nest computes at most this many values (bounds a function's size)
+MAX_NEST_READS = 24  # and reads at most this many other values (bounds a piece's arguments)
 
 
 @dataclass
@@ -211,16 +212,20 @@ class _Planner:
 
     # -- 2. fuse ---------------------------------------------------------------
     def fuse(self, nodes: list) -> list:
-        reads = {id(n): self.reads(n) & self.chosen for n in nodes}
+        inputs = {id(n): self.reads(n) for n in nodes}  # materialised values and leaves
+        reads = {id(n): inputs[id(n)] & self.chosen for n in nodes}
+        self._nest_reads: dict = {}  # id(nest) -> what its members read (members included)
         remaining, done, steps = list(nodes), set(), []
         while remaining:
             ready = [n for n in remaining if reads[id(n)] <= done]
             last = steps[-1] if steps and isinstance(steps[-1], LoopNest) else None
-            node = next((n for n in ready if last and self._joins(n, last, reads[id(n)])), ready[0])
-            if last is not None and self._joins(node, last, reads[id(node)]):
+            node = next((n for n in ready if last and self._joins(n, last, reads[id(n)], inputs[id(n)])), ready[0])
+            if last is not None and self._joins(node, last, reads[id(node)], inputs[id(node)]):
                 last.members.append(node)
+                self._nest_reads[id(last)] |= inputs[id(node)]
             elif iteration_space(node) is not None:
                 steps.append(LoopNest(iteration_space(node), [node]))
+                self._nest_reads[id(steps[-1])] = set(inputs[id(node)])
             elif is_inline(node) or isinstance(node, Reduce):
                 steps.append(ScalarStep(node))
             else:
@@ -233,11 +238,12 @@ class _Planner:
                 step.stored = {id(m) for m in step.members if not isinstance(m, Reduce) and self._read_outside(m, members)}
         return steps
 
-    def _joins(self, node: Node, nest: LoopNest, node_reads: set) -> bool:
+    def _joins(self, node: Node, nest: LoopNest, node_reads: set, node_inputs: set) -> bool:
         space = iteration_space(node)
         return (
             space is not None
             and len(nest.members) < MAX_NEST_MEMBERS
+            and len(self._nest_reads[id(nest)] | node_inputs) - len(nest.members) <= MAX_NEST_READS
             and self.facts.same_shape(space, nest.space)
             and not any(isinstance(m, Reduce) and id(m) in node_reads for m in nest.members)
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+
 import numpy as np
 import sympy as sp
 
@@ -51,10 +53,15 @@ _WEAK_EXAMPLE = {"float64": 0.0, "int64": 0, "bool": False, "float32": 0.0, "int
 
 def promote(*types: TensorType) -> tuple:
     """``(dtype, weak)`` of arithmetic on operands of ``types``, by NumPy's rules."""
-    strong = [np.dtype(t.dtype) for t in types if not t.weak]
-    weak = [_WEAK_EXAMPLE[t.dtype] for t in types if t.weak]
+    return _promote(tuple((t.dtype, bool(t.weak)) for t in types))
+
+
+@functools.lru_cache(maxsize=None)
+def _promote(kinds: tuple) -> tuple:
+    strong = [np.dtype(dtype) for dtype, weak in kinds if not weak]
+    weak = [_WEAK_EXAMPLE[dtype] for dtype, weak in kinds if weak]
     if not strong:
-        return np.result_type(*(np.dtype(t.dtype) for t in types)).name, True
+        return np.result_type(*(np.dtype(dtype) for dtype, _ in kinds)).name, True
     return np.result_type(*strong, *weak).name, False
 
 
