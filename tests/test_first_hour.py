@@ -184,8 +184,9 @@ def test_onehot_matches_numpy_for_int64_int32_and_run_time_sizes():
     _assert_same(hot, np.eye(4)[v64])
     _assert_same(hot32, np.eye(3, dtype=np.float32)[v32])
     _assert_same(hot_int, np.eye(4, dtype=np.int64)[v64])
-    for bad in ([0, 4], [-1, 0]):
-        with pytest.raises(IndexError, match=r"outside \[0, k\)"):
+    _assert_same(f(np.zeros((1, 3)), np.array([-1, 0, -4]), v32)[0], np.eye(4)[[-1, 0, -4]])  # as NumPy indexes
+    for bad in ([0, 4], [-5, 0]):
+        with pytest.raises(IndexError, match=r"outside \[-k, k\)"):
             f(np.zeros((1, 3)), np.array(bad), v32)
     with pytest.raises(TypeError, match="labels must be integers"):
         sd.onehot(sd.vector("float_labels"), 3)
