@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from typing import Sequence
 
+from .graph.gc_pause import without_cyclic_gc
 from .graph.node import Node
 from .graph.sizes import assuming, size_product
 from .graph.types import FLOAT_DTYPES
@@ -36,6 +37,7 @@ def identity_seed(node: Node) -> Node:
     return reshape_node(eye(size_product(shape), node.dtype), shape + shape)
 
 
+@without_cyclic_gc
 def jacobian_nodes(expr: Node, targets: list, disconnected: str = "raise", who: str = "jacobian") -> list:
     """Node-level :func:`jacobian`: for each target, ``d expr / d target`` of shape
     ``expr.shape + target.shape``, from one batched reverse sweep."""

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
+from .graph.gc_pause import without_cyclic_gc
 from .graph.node import Constant, Node, Variable
 from .graph.sizes import SizeFacts, assuming, dims_in, sizes_equal
 from .graph.types import FLOAT_DTYPES, fmt_shape
@@ -80,6 +81,7 @@ def _cost_node(cost, who: str) -> Node:
     return node
 
 
+@without_cyclic_gc
 def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: bool = True) -> list:
     """Node-level :func:`grad`: the adjoint of each target, fitted to its shape and dtype."""
     from .rewrites.simplify import simplify_gradients

@@ -24,6 +24,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from .graph.cse import merge_equal
+from .graph.gc_pause import without_cyclic_gc
 from .graph.node import Constant, Leaf, Node, Size, Variable
 from .graph.types import fmt_shape
 from .graph.walk import postorder
@@ -227,6 +228,7 @@ def _formula_of(x) -> Formula:
     return formula(_node(x))
 
 
+@without_cyclic_gc
 def pprint(x: "Tensor | Node | list") -> str:
     """The formula of ``x`` as text, in the user's names, with a ``where`` list.
 
@@ -240,6 +242,7 @@ def pprint(x: "Tensor | Node | list") -> str:
     return _formula_of(x).text()
 
 
+@without_cyclic_gc
 def latex(x: "Tensor | Node | list") -> str:
     """The formula of ``x`` as LaTeX (definitions follow as an aligned ``where`` block).
 

@@ -21,6 +21,7 @@ import sympy as sp
 
 from ..codegen.emit import Kernel, emit
 from ..codegen.plan import make_plan
+from ..graph.gc_pause import without_cyclic_gc
 from ..graph.node import Node, Variable
 from ..graph.sizes import Dim
 from ..graph.types import fmt_shape, fmt_static
@@ -70,6 +71,7 @@ class Function:
       outputs: sum((X @ w - y)**2)/X.shape[0]
     """
 
+    @without_cyclic_gc
     def __init__(self, inputs, outputs, updates=None, givens=None, **options):
         unknown = set(options) - set(Config.__dataclass_fields__)
         if unknown:
