@@ -81,20 +81,7 @@ def _cblas_gemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, bet
             and str(c.dtype) in _CHAR):
         return None
     sig = types.none(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-
-    def codegen(context, builder, signature, args):
-        dtype = signature.args[11].dtype
-        argtys = _cblas_args(dtype)
-        values = [context.get_constant(types.int32, ROW_MAJOR)]
-        for i, (ty, val) in enumerate(zip(signature.args, args)):
-            if isinstance(ty, types.Array):
-                values.append(context.make_array(ty)(context, builder, val).data)
-            else:
-                values.append(context.cast(builder, val, ty, argtys[i + 1]))
-        _call_symbol(context, builder, f"symdiff_cblas_{_CHAR[str(dtype)]}gemm", argtys, values)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return sig, _cblas_codegen("gemm", 11, _cblas_args)
 
 
 @intrinsic
@@ -103,20 +90,26 @@ def _cblas_gemv(typingctx, trans, m, n, alpha, a, lda, x, incx, beta, y, incy):
     if not (isinstance(y, types.Array) and a.dtype == x.dtype == y.dtype and str(y.dtype) in _CHAR):
         return None
     sig = types.none(trans, m, n, alpha, a, lda, x, incx, beta, y, incy)
+    return sig, _cblas_codegen("gemv", 9, _cblas_gemv_args)
+
+
+def _cblas_codegen(routine: str, output_at: int, arg_types):
+    """Lowering of a call to ``symdiff_cblas_?<routine>``: arrays pass their data
+    pointers, scalars are cast to the C types; the dtype is that of argument ``output_at``."""
 
     def codegen(context, builder, signature, args):
-        dtype = signature.args[9].dtype
-        argtys = _cblas_gemv_args(dtype)
+        dtype = signature.args[output_at].dtype
+        argtys = arg_types(dtype)
         values = [context.get_constant(types.int32, ROW_MAJOR)]
         for i, (ty, val) in enumerate(zip(signature.args, args)):
             if isinstance(ty, types.Array):
                 values.append(context.make_array(ty)(context, builder, val).data)
             else:
                 values.append(context.cast(builder, val, ty, argtys[i + 1]))
-        _call_symbol(context, builder, f"symdiff_cblas_{_CHAR[str(dtype)]}gemv", argtys, values)
+        _call_symbol(context, builder, f"symdiff_cblas_{_CHAR[str(dtype)]}{routine}", argtys, values)
         return context.get_dummy_value()
 
-    return sig, codegen
+    return codegen
 
 
 @intrinsic
