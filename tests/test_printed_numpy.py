@@ -7,23 +7,17 @@ import numpy as np
 import pytest
 
 import symdiff as sd
+from seed_network import build_network
 
 RNG = np.random.default_rng(11)
 
 
 def _network():
-    """The README's two-layer network: its loss, parameters and data."""
-    X, y = sd.matrix("X"), sd.matrix("y")
-    rng = np.random.default_rng(0)
-    w0 = sd.shared(rng.standard_normal((4, 20)), name="w0")
-    b0 = sd.shared(np.zeros(20), name="b0")
-    w1 = sd.shared(rng.standard_normal((20, 1)), name="w1")
-    b1 = sd.shared(np.zeros(1), name="b1")
-    h = sd.sigmoid(X @ w0 + b0, name="h")
-    yp = sd.sigmoid(h @ w1 + b1, name="yp")
-    loss = sd.mean(0.5 * (yp - y) ** 2)
+    """The README's two-layer network (the one definition the tests share): its loss,
+    parameters, symbols and data."""
+    X, y, params, yp, loss = build_network()
     data = {"X": RNG.standard_normal((30, 4)), "y": RNG.uniform(size=(30, 1))}
-    return loss, [w0, b0, w1, b1], (X, y, yp), data
+    return loss, params, (X, y, yp), data
 
 
 def _assert_printed_matches_compiled(gradient, inputs: list, data: dict, shared=()):
