@@ -110,3 +110,18 @@ def test_cross_entropy_gradient_latex_keeps_the_axis():
     assert sd.pprint(g).startswith("(softmax(Z, axis=0)*sum(T, axis=0, keepdims=True) - T)/N")
     assert r"\operatorname{softmax}_{\text{axis}=0}\left(Z\right) \odot \sum_{\text{axis}=0}\left(T\right)" in sd.latex(g)
     _assert_printed_matches_compiled(g, [Z, T], {"Z": RNG.normal(size=(3, 5)), "T": RNG.uniform(size=(3, 5))})
+
+
+def test_readme_second_derivatives_evaluate_as_printed():
+    """The Hessians, hvp and softmax Jacobian the README prints are NumPy too."""
+    X, y, w, v = sd.matrix("X"), sd.vector("y"), sd.vector("w"), sd.vector("v")
+    x, A = sd.vector("x"), sd.matrix("A")
+    z = X @ w
+    loss = sd.mean(sd.softplus(z) - y * z)
+    data = {"X": RNG.standard_normal((7, 3)), "y": RNG.integers(0, 2, 7).astype(float), "w": RNG.standard_normal(3),
+            "v": RNG.standard_normal(3), "x": RNG.standard_normal(4), "A": RNG.standard_normal((4, 4))}
+    cases = [(sd.hessian(loss, w), [X, y, w]), (sd.hvp(loss, w, v), [X, y, w, v]),
+             (sd.hessian(x @ A @ x, x), [x, A]), (sd.hessian(sd.sum((X @ w - y) ** 2), w), [X, y, w]),
+             (sd.jacobian(sd.softmax(x), x), [x])]
+    for derivative, inputs in cases:
+        _assert_printed_matches_compiled(derivative, inputs, data)
