@@ -245,7 +245,7 @@ class StepWriter:
                 del self.names[id(m)]
             elif id(m) in nest.stored:
                 dims = ", ".join(self.size(n) for n in space)
-                self.lines.append(f"    {name} = np.empty(({dims},), dtype={NP_DTYPE[m.dtype]})")
+                self.lines.append(f"    {name} = empty_array(({dims},), {NP_DTYPE[m.dtype]})")
                 p.body.append(f"{name}[{', '.join(index)}] = {value}")
                 cell = f"{name}[{', '.join(index)}]"
                 p.set_value(m, index, cell)
@@ -266,7 +266,7 @@ class StepWriter:
             self.lines.append(f"    {name} = {init}")
             return name
         dims = ", ".join(self.size(n) for n in node.shape)
-        self.lines.append(f"    {name} = np.full(({dims},), {init}, dtype={NP_DTYPE[node.dtype]})")
+        self.lines.append(f"    {name} = filled_array(({dims},), {init}, {NP_DTYPE[node.dtype]})")
         if node.keepdims:
             kept = ["0" if k in node.axes else i for k, i in enumerate(index)]
         else:

@@ -8,6 +8,19 @@ from .blas import matmul
 
 
 @numba.njit(cache=True, nogil=True)
+def empty_array(shape, dtype):
+    """``np.empty(shape, dtype)`` compiled once per install: a kernel calling this does
+    not compile NumPy's allocator again (Numba does not cache its own overloads)."""
+    return np.empty(shape, dtype=dtype)
+
+
+@numba.njit(cache=True, nogil=True)
+def filled_array(shape, value, dtype):
+    """``np.full(shape, value, dtype)``, compiled once per install (see :func:`empty_array`)."""
+    return np.full(shape, value, dtype=dtype)
+
+
+@numba.njit(cache=True, nogil=True)
 def _max_and_rest(x, r):
     """The largest entry ``m`` of row ``r`` (NaN if any), its column, and the sum of
     ``exp(v - m)`` over the *other* entries (so ``log(sum(exp(row))) = m + log1p(rest)``
