@@ -71,13 +71,33 @@ class Function:
       outputs: sum((X @ w - y)**2)/X.shape[0]
     """
 
-    @without_cyclic_gc
     def __init__(self, inputs, outputs, updates=None, givens=None, **options):
         unknown = set(options) - set(Config.__dataclass_fields__)
         if unknown:
             raise TypeError(f"function: unknown option(s) {sorted(unknown)}; options are {sorted(Config.__dataclass_fields__)}")
         self.config = dc_replace(config, **options)
         self.inputs = _check_inputs(inputs)
+        self._build(outputs, updates, givens)
+        for _, source, signatures in self.kernel.pieces:  # a split kernel: compile each distinct piece once
+            piece = load_kernel_module(source).piece
+            for signature in signatures:
+                compile_once(piece, signature)
+        module = load_kernel_module(self.kernel.source)
+        self._kernel, self._loop_fn = module.kernel, module.loop
+        self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
+        if not self.kernel.split:
+            compile_once(self._kernel, self._signature)
+        self._parallel = None
+        if hasattr(module, "kernel_parallel") and self.config.parallel_threshold:
+            worth = _parallel_test(self.plan, self.config.parallel_threshold)
+            self._parallel = (worth, module.kernel_parallel, module.loop_parallel)
+        self._loop_ready = False
+        self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
+
+    @without_cyclic_gc
+    def _build(self, outputs, updates, givens) -> None:
+        """The graph work of construction (rewrites, plan, kernel source, argument checks),
+        with the cyclic collector paused; Numba's compile runs after it, collector on."""
         self._single = not isinstance(outputs, (list, tuple))
         outs = [_output_node(o, k) for k, o in enumerate([outputs] if self._single else outputs)]
         pairs = _check_updates(updates)
@@ -95,22 +115,7 @@ class Function:
         self.plan = make_plan(out_nodes, update_pairs, in_vars, self.config.parallel_threshold)
         self.kernel: Kernel = emit(self.plan, self.config.fast_math)
         self._checks = _argument_checker(self.plan, user_roots + out_nodes + update_nodes)
-        for _, source, signatures in self.kernel.pieces:  # a split kernel: compile each distinct piece once
-            piece = load_kernel_module(source).piece
-            for signature in signatures:
-                compile_once(piece, signature)
-        module = load_kernel_module(self.kernel.source)
-        self._kernel, self._loop_fn = module.kernel, module.loop
-        self._signature = tuple(_numba_type(v) for v in self.kernel.arg_vars)
-        if not self.kernel.split:
-            compile_once(self._kernel, self._signature)
-        self._parallel = None
-        if hasattr(module, "kernel_parallel") and self.config.parallel_threshold:
-            worth = _parallel_test(self.plan, self.config.parallel_threshold)
-            self._parallel = (worth, module.kernel_parallel, module.loop_parallel)
-        self._loop_ready = False
         self._out_dtypes = [np.dtype(o.dtype) for o in out_nodes]
-        self._locks = sorted({id(v): v for v in self.plan.shared}.values(), key=lambda v: v.uid)
 
     @property
     def source(self) -> str:
