@@ -128,3 +128,20 @@ def test_printed_gradient_through_concatenate_of_a_strided_slice_is_integer_code
     text = sd.pprint(sd.grad(sd.sum(sd.concatenate([v[::2], u]) * sd.concatenate([v[::2], u])), v))
     values = {"v": np.array([1.0, 2.0, 3.0]), "u": np.array([4.0, 5.0])}
     np.testing.assert_allclose(sd.printing.evaluate(text, values), [2.0, 0.0, 6.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("order", ["value first", "value last"])
+@pytest.mark.parametrize("view", ["itself", "reshaped", "reversed"])
+def test_an_update_whose_value_is_another_updated_variable_reads_its_old_value(view, order):
+    """``b <- p`` with ``p <- 0.9*p + v``: p was written in place before b copied it, so b
+    got the new p (found by random graphs, seed 0, case 154:4)."""
+    v = sd.vector("v")
+    b = sd.shared(np.zeros(3), name="b")
+    p = sd.shared(np.array([1.0, 2.0, 3.0]), name="p")
+    value = {"itself": p, "reshaped": p.reshape((3,)), "reversed": p[::-1]}[view]
+    updates = [(b, value), (p, p * 0.9 + v)]
+    f = sd.function([v], sd.sum(v), updates=updates if order == "value first" else updates[::-1],
+                    parallel_threshold=1)
+    f(np.ones(3))
+    np.testing.assert_array_equal(b.get_value(), [1.0, 2.0, 3.0] if view != "reversed" else [3.0, 2.0, 1.0])
+    np.testing.assert_allclose(p.get_value(), [1.9, 2.8, 3.7], rtol=1e-15)

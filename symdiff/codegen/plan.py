@@ -325,6 +325,8 @@ class _Planner:
             return False
         if any(var in self.alias_of(o) for o in self.outputs):
             return False
+        if any(var in self.alias_of(v) for w, v in self.updates if w is not var):
+            return False  # another update's value is this variable or a view of it (b <- p): it reads p later
         if any(getattr(n, "may_raise", False) for n in later):
             return False  # a failed call must leave the variable untouched
         return True
