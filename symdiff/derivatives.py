@@ -16,7 +16,6 @@ graph and the compiled kernel runs the batched sweep itself, vectorised.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 from .graph.gc_pause import without_cyclic_gc
@@ -41,7 +40,7 @@ def identity_seed(node: Node) -> Node:
 def jacobian_nodes(expr: Node, targets: list, disconnected: str = "raise", who: str = "jacobian") -> list:
     """Node-level :func:`jacobian`: for each target, ``d expr / d target`` of shape
     ``expr.shape + target.shape``, from one batched reverse sweep."""
-    from .grad import _describe, carry_facts, graph_facts, reverse_accumulate
+    from .grad import _disconnected, carry_facts, graph_facts, reverse_accumulate
     from .rewrites.identity import fold_identity
     from .rewrites.simplify import simplify_gradients
     from .rewrites.stabilize import stabilize
@@ -56,12 +55,7 @@ def jacobian_nodes(expr: Node, targets: list, disconnected: str = "raise", who: 
         for t in targets:
             g = adjoints.get(id(t))
             if g is None:
-                message = f"{who}: the expression does not depend on {_describe(t)}"
-                if disconnected == "raise":
-                    raise ValueError(message + " (it is not part of its graph); pass disconnected='ignore' to get zeros")
-                if disconnected == "warn":
-                    warnings.warn(message + "; its derivative is zero", stacklevel=4)
-                g = b.zero()
+                g = _disconnected(stable, t, disconnected, who, "expression", "derivative")
             results.append(expand(g, tuple(expr.shape) + tuple(t.shape), t.dtype))
         results = simplify_gradients(fold_identity(results, facts), context=(expr,))
     return carry_facts(results, [tuple(expr.shape) + tuple(t.shape) for t in targets], facts, spanning)

@@ -11,6 +11,8 @@ after it, small elementwise regions are simplified to the textbook forms
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Callable, Sequence
 
@@ -102,21 +104,31 @@ def gradients(cost: Node, targets: list, disconnected: str = "raise", simplify: 
     return carry_facts(results, [t.shape for t in targets], facts, spanning)
 
 
-def _disconnected(cost: Node, target: Node, disconnected: str) -> Node:
-    """The zero gradient of a target ``cost`` does not depend on, after the error or
-    warning ``disconnected`` asks for."""
+def _disconnected(cost: Node, target: Node, disconnected: str, who: str = "grad", what: str = "cost",
+                  result: str = "gradient") -> Node:
+    """The zero ``result`` for a target ``cost`` (``what``) does not depend on, after the
+    error or warning ``disconnected`` asks for (``who``: the function the user called)."""
     blockers = _blocking_ops(cost, target)
     if blockers:
-        message = (f"grad: the cost depends on {_describe(target)} only through operations without a "
+        message = (f"{who}: the {what} depends on {_describe(target)} only through operations without a "
                    f"derivative ({'; '.join(blockers)})")
     else:
-        message = f"grad: the cost does not depend on {_describe(target)}"
+        message = f"{who}: the {what} does not depend on {_describe(target)}"
     if disconnected == "raise":
-        where = "" if blockers else " (it is not part of the cost's graph)"
+        where = "" if blockers else f" (it is not part of the {what}'s graph)"
         raise ValueError(message + where + "; pass disconnected='ignore' to get zeros")
     if disconnected == "warn":
-        warnings.warn(message + "; its gradient is zero", stacklevel=4)
+        warnings.warn(message + f"; its {result} is zero", stacklevel=_user_stacklevel())
     return b.zero()
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside symdiff."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def graph_facts(root: Node) -> tuple:

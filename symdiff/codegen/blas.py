@@ -197,22 +197,23 @@ def _gemv_loops(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy):
 _FALLBACKS = {}  # (routine, dtype name) -> cfunc; kept alive while its address is registered
 
 
+def _fallback(routine: str, dtype, arg_types, loops):
+    """Loop implementation ``loops`` of row-major ILP64 CBLAS ``?<routine>`` for dtype, as a Numba cfunc."""
+    name = np.dtype(dtype).name
+    if (routine, name) not in _FALLBACKS:
+        sig = types.void(*arg_types(from_dtype(np.dtype(name))))
+        _FALLBACKS[routine, name] = cfunc(sig, cache=True)(loops)
+    return _FALLBACKS[routine, name]
+
+
 def fallback_gemm(dtype):
     """Loop implementation of row-major ILP64 CBLAS ``?gemm`` for dtype, as a Numba cfunc."""
-    name = np.dtype(dtype).name
-    if ("gemm", name) not in _FALLBACKS:
-        sig = types.void(*_cblas_args(from_dtype(np.dtype(name))))
-        _FALLBACKS["gemm", name] = cfunc(sig, cache=True)(_gemm_loops)
-    return _FALLBACKS["gemm", name]
+    return _fallback("gemm", dtype, _cblas_args, _gemm_loops)
 
 
 def fallback_gemv(dtype):
     """Loop implementation of row-major ILP64 CBLAS ``?gemv`` for dtype, as a Numba cfunc."""
-    name = np.dtype(dtype).name
-    if ("gemv", name) not in _FALLBACKS:
-        sig = types.void(*_cblas_gemv_args(from_dtype(np.dtype(name))))
-        _FALLBACKS["gemv", name] = cfunc(sig, cache=True)(_gemv_loops)
-    return _FALLBACKS["gemv", name]
+    return _fallback("gemv", dtype, _cblas_gemv_args, _gemv_loops)
 
 
 @njit(cache=True)

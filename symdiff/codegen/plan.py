@@ -214,18 +214,22 @@ class _Planner:
     def fuse(self, nodes: list) -> list:
         inputs = {id(n): self.reads(n) for n in nodes}  # materialised values and leaves
         reads = {id(n): inputs[id(n)] & self.chosen for n in nodes}
-        self._nest_reads: dict = {}  # id(nest) -> what its members read (members included)
+        nest_inputs: dict = {}  # id(nest) -> what its members read (each other included)
         remaining, done, steps = list(nodes), set(), []
+
+        def joins(n: Node, nest: LoopNest | None) -> bool:
+            return nest is not None and self._joins(n, nest, reads[id(n)], nest_inputs[id(nest)] | inputs[id(n)])
+
         while remaining:
             ready = [n for n in remaining if reads[id(n)] <= done]
             last = steps[-1] if steps and isinstance(steps[-1], LoopNest) else None
-            node = next((n for n in ready if last and self._joins(n, last, reads[id(n)], inputs[id(n)])), ready[0])
-            if last is not None and self._joins(node, last, reads[id(node)], inputs[id(node)]):
+            node = next((n for n in ready if joins(n, last)), ready[0])
+            if joins(node, last):
                 last.members.append(node)
-                self._nest_reads[id(last)] |= inputs[id(node)]
+                nest_inputs[id(last)] |= inputs[id(node)]
             elif iteration_space(node) is not None:
                 steps.append(LoopNest(iteration_space(node), [node]))
-                self._nest_reads[id(steps[-1])] = set(inputs[id(node)])
+                nest_inputs[id(steps[-1])] = set(inputs[id(node)])
             elif is_inline(node) or isinstance(node, Reduce):
                 steps.append(ScalarStep(node))
             else:
@@ -238,12 +242,14 @@ class _Planner:
                 step.stored = {id(m) for m in step.members if not isinstance(m, Reduce) and self._read_outside(m, members)}
         return steps
 
-    def _joins(self, node: Node, nest: LoopNest, node_reads: set, node_inputs: set) -> bool:
+    def _joins(self, node: Node, nest: LoopNest, node_reads: set, joint_inputs: set) -> bool:
+        """Whether ``node`` can join ``nest`` (``joint_inputs``: what both would read)."""
         space = iteration_space(node)
+        members = {id(m) for m in nest.members}
         return (
             space is not None
             and len(nest.members) < MAX_NEST_MEMBERS
-            and len(self._nest_reads[id(nest)] | node_inputs) - len(nest.members) <= MAX_NEST_READS
+            and len(joint_inputs - members) <= MAX_NEST_READS
             and self.facts.same_shape(space, nest.space)
             and not any(isinstance(m, Reduce) and id(m) in node_reads for m in nest.members)
         )

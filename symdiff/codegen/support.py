@@ -21,20 +21,27 @@ def filled_array(shape, value, dtype):
 
 
 @numba.njit(cache=True, nogil=True)
-def _max_and_rest(x, r):
-    """The largest entry ``m`` of row ``r`` (NaN if any), its column, and the sum of
-    ``exp(v - m)`` over the *other* entries (so ``log(sum(exp(row))) = m + log1p(rest)``
-    keeps the digits a plain ``log`` of ``1 + tiny`` would round away)."""
-    cols = x.shape[1]
+def _row_max(x, r):
+    """The largest entry of row ``r`` (its first NaN, if any) and its column."""
     m = x[r, 0]
     at = 0
-    for c in range(1, cols):
+    for c in range(1, x.shape[1]):
         v = x[r, c]
         if v > m or v != v:
             m = v
             at = c
             if v != v:
                 break
+    return m, at
+
+
+@numba.njit(cache=True, nogil=True)
+def _max_and_rest(x, r):
+    """The largest entry ``m`` of row ``r`` (NaN if any) and the sum of ``exp(v - m)``
+    over the *other* entries (so ``log(sum(exp(row))) = m + log1p(rest)`` keeps the
+    digits a plain ``log`` of ``1 + tiny`` would round away)."""
+    cols = x.shape[1]
+    m, at = _row_max(x, r)
     rest = 0.0
     if np.isfinite(m):
         for c in range(cols):
@@ -103,13 +110,7 @@ def softmax_minus_rows(x, t, total):
     out = np.empty_like(x)
     rest_t = np.empty(cols, dtype=np.float64)
     for r in range(rows):
-        m = x[r, 0]
-        top = 0
-        for c in range(1, cols):
-            v = x[r, c]
-            if v > m or v != v:
-                m = v
-                top = c
+        m, top = _row_max(x, r)
         rest = 0.0
         for c in range(cols):
             e = np.exp(x[r, c] - m)
