@@ -23,8 +23,10 @@ on-disk cache, and ``cache=True`` works for callers:
   to compile; the price is loading (first time: compiling) two cfuncs at
   import.
 
-Public API (njit-callable, cacheable; also callable from Python):
+Public API (njit-callable, cacheable; all but ``gemm`` also callable from Python):
 
+* ``gemm(a, b, out, alpha, beta)``: ``out[...] = alpha * a @ b + beta * out`` for 2-D
+  arrays, lowered into the caller (what generated kernels use);
 * ``matmul(a, b)``: ``np.matmul`` for 1-D/2-D float32/float64 operands.
 * ``matmul_into(a, b, out, alpha=1.0, beta=0.0)``:
   ``out[...] = alpha * (a @ b) + beta * out`` without allocating the result.
@@ -43,7 +45,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import populate_array
 
-__all__ = ["BLAS_LIBRARY", "HAVE_BLAS", "fallback_gemm", "matmul", "matmul_into"]
+__all__ = ["BLAS_LIBRARY", "HAVE_BLAS", "fallback_gemm", "gemm", "matmul", "matmul_into"]
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enum values
 _COPY = 0  # _blas_layout verdict: the operand must be copied to C order first
@@ -113,10 +115,14 @@ def _cblas_codegen(routine: str, output_at: int, arg_types):
 
 
 @intrinsic
-def _gemm_call(typingctx, a, b, out, alpha, beta):
-    """Call ``symdiff_gemm_?``: out = alpha * a @ b + beta * out for 2-D a, b, out."""
-    if not (isinstance(out, types.Array) and a.dtype == b.dtype == out.dtype
-            and str(out.dtype) in _CHAR):
+def gemm(typingctx, a, b, out, alpha, beta):
+    """``out[...] = alpha * a @ b + beta * out`` for 2-D arrays of matching shapes (not
+    checked), any strides, by a call to ``symdiff_gemm_?``; out is not read when beta == 0.
+
+    An intrinsic: a kernel calling it compiles no helper function.
+    """
+    if not (all(isinstance(x, types.Array) and x.ndim == 2 for x in (a, b, out))
+            and a.dtype == b.dtype == out.dtype and str(out.dtype) in _CHAR):
         return None
     sig = types.none(a, b, out, alpha, beta)
 
@@ -440,14 +446,14 @@ def matmul(a, b):
         raise ValueError("matmul: shapes not aligned", a.shape, b.shape)
     if a.ndim == 2 and b.ndim == 2:
         out = np.empty((m, n), a.dtype)
-        _gemm_call(a2, b2, out, 1.0, 0.0)
+        gemm(a2, b2, out, 1.0, 0.0)
         return out
     if a.ndim == 2:
         out = np.empty(m, a.dtype)
-        _gemm_call(a2, b2, out[:, None], 1.0, 0.0)
+        gemm(a2, b2, out[:, None], 1.0, 0.0)
         return out
     out = np.empty(n, a.dtype)
-    _gemm_call(a2, b2, out[None, :], 1.0, 0.0)
+    gemm(a2, b2, out[None, :], 1.0, 0.0)
     return out if b.ndim == 2 else out[0]
 
 
@@ -468,4 +474,4 @@ def matmul_into(a, b, out, alpha=1.0, beta=0.0):
     if out2.shape[0] != a2.shape[0] or out2.shape[1] != b2.shape[1]:
         raise ValueError("matmul_into: out shape does not match a @ b",
                          out.shape, a.shape, b.shape)
-    _gemm_call(a2, b2, out2, alpha, beta)
+    gemm(a2, b2, out2, alpha, beta)

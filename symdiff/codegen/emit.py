@@ -66,7 +66,7 @@ HEADER = [
     "import numba",
     "import numpy as np",
     "from symdiff.codegen.fastmath import *  # noqa: F401,F403",
-    "from symdiff.codegen.blas import matmul  # noqa: F401",
+    "from symdiff.codegen.blas import gemm, matmul  # noqa: F401",
     "from symdiff.codegen.support import *  # noqa: F401,F403",
 ]
 

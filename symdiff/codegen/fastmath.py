@@ -39,8 +39,10 @@ for float64, error 1.6e-18; degree 5 for float32) and
 error 3.1e-16; degree 2 for float32, error 1.9e-7; ``G`` enters the result
 multiplied by ``z*s/2 <= 0.0026`` relative).
 
-All functions are ``numba.njit`` dispatchers compiled with
-``error_model="numpy"`` (no division-by-zero branch), ``fastmath`` restricted
+Each public function is, per dtype, one ``numba.njit`` function (its building
+blocks are inlined into it at Numba IR level, so it compiles as one unit; the
+dtype dispatch is an inline overload that leaves only the call in the caller),
+compiled with ``error_model="numpy"`` (no division-by-zero branch), ``fastmath`` restricted
 to ``contract`` (LLVM may fuse ``a*b + c`` into an FMA; the measured maxima
 are the same without it) and ``forceinline=True`` (LLVM ``alwaysinline``):
 the kernel inlines the already compiled code, so the results do not depend on
@@ -81,6 +83,9 @@ __all__ = [
 ]
 
 _JIT = dict(cache=True, error_model="numpy", fastmath={"contract"}, forceinline=True)
+# the building blocks below are inlined (Numba IR) into each per-dtype function, which
+# all share _JIT's flags: a function then compiles as one unit, not one per block
+_PIECE = dict(error_model="numpy", fastmath={"contract"}, inline="always")
 
 # ---------------------------------------------------------------------------
 # bit casts and dtype dispatch
@@ -128,22 +133,27 @@ def _f32_from_bits(typingctx, i):
     return types.float32(i), codegen
 
 
-def _by_dtype(impl64, impl32):
-    """A function usable in njit code that calls ``impl32`` on float32 and
-    ``impl64`` on anything else real (converted to float64)."""
+def _public(name: str, impl64, impl32, doc: str):
+    """The public function for the pieces ``impl64``/``impl32``: each compiled alone
+    (``_JIT``, cached); called on float32 it runs ``impl32``, on any other real
+    ``impl64`` (after conversion to float64), from compiled code or from Python."""
+    unit64, unit32 = njit(**_JIT)(impl64.py_func), njit(**_JIT)(impl32.py_func)
 
-    def dispatch(x):
-        raise NotImplementedError("only callable from numba-compiled code")
+    def function(x):
+        return unit32(x) if isinstance(x, np.float32) else unit64(np.float64(x))
 
-    @overload(dispatch)
+    # inline: only the dtype dispatch and conversion enter the caller, not a compile unit
+    @overload(function, inline="always")
     def _overload(x):
         if x == types.float32:
-            return lambda x: impl32(x)
+            return lambda x: unit32(x)
         if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-            return lambda x: impl64(np.float64(x))
+            return lambda x: unit64(np.float64(x))
         return None
 
-    return dispatch
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
 def _like(x, y):
@@ -151,7 +161,7 @@ def _like(x, y):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@overload(_like)
+@overload(_like, inline="always")
 def _like_overload(x, y):
     if x == types.float32:
         return lambda x, y: np.float32(y)
@@ -185,19 +195,19 @@ _TWO52 = 4503599627370496.0
 _TINY = 2.2250738585072014e-308  # smallest normal float64
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _pow2_64(k):
     """``2.0**k`` for an integer ``-1022 <= k <= 1023``."""
     return _f64_from_bits((k + 1023) << 52)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _pow2c_64(k):
     """``2.0**max(k, -1022)``; used only where the clamp is negligible."""
     return _pow2_64(-1022 if k < -1022 else k)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _reduce64(x):
     """Split ``x`` (clamped to a finite range) as ``n*ln2 + r``.
 
@@ -224,7 +234,7 @@ def _reduce64(x):
     return n, r_hi, r_lo + (r * r) * p
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _exp64(x):
     x = 710.0 if x > 710.0 else x
     x = -746.0 if x < -746.0 else x
@@ -237,7 +247,7 @@ def _exp64(x):
     return (q * s1 + s1) * _pow2_64(n - n1)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _expm1_64(x):
     xc = 710.0 if x > 710.0 else x
     xc = -60.0 if xc < -60.0 else xc
@@ -251,7 +261,7 @@ def _expm1_64(x):
     return x if x == 0.0 else y  # keeps the sign of -0.0
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _log_kf64(k, f):
     """``k*ln2 + log(1 + f)`` for ``sqrt(1/2) - 1 <= f < sqrt(2) - 1``."""
     s = f / (2.0 + f)
@@ -266,7 +276,7 @@ def _log_kf64(k, f):
     return k * _LN2_HI - ((hfsq - (s * (hfsq + z * g) + k * _LN2_LO)) - f)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _log64(x):
     sub = x < _TINY
     xs = x * _TWO52 if sub else x
@@ -281,7 +291,7 @@ def _log64(x):
     return y if x < np.inf else x  # inf and nan
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _log1p64(x):
     u = 1.0 + x
     # (x - (u-1))/u corrects log(u) for the rounding of 1 + x.
@@ -291,7 +301,7 @@ def _log1p64(x):
     return y if u < np.inf else u
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _tanh64(x):
     a = abs(x)
     a = 20.0 if a > 20.0 else a  # tanh(20) rounds to 1
@@ -299,14 +309,14 @@ def _tanh64(x):
     return math.copysign(e / (e + 2.0), x)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _sigmoid64(x):
     e = _exp64(-abs(x))
     d = 1.0 + e
     return 1.0 / d if x >= 0.0 else e / d
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _softplus64(x):
     e = _exp64(-abs(x))
     # log1p(e) for 0 <= e <= 1 without rounding 1 + e: e itself is the f of
@@ -316,7 +326,7 @@ def _softplus64(x):
     return (x if x > 0.0 else 0.0) + y
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _sinh64(x):
     a = abs(x)
     n, r, c = _reduce64(711.0 if a > 711.0 else a)
@@ -335,7 +345,7 @@ def _sinh64(x):
     return math.copysign(y, x)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _cosh64(x):
     a = abs(x)
     n, r, c = _reduce64(711.0 if a > 711.0 else a)
@@ -370,19 +380,19 @@ _EXP_HI_F, _EXP_LO_F, _EXPM1_LO_F = _F(89.0), _F(-104.0), _F(-30.0)
 _TANH_HI_F, _HYP_HI_F, _SINH_TINY_F = _F(10.0), _F(90.0), _F(2.0**-12)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _pow2_32(k):
     """``float32(2)**k`` for an integer ``-126 <= k <= 127``."""
     return _f32_from_bits((k + 127) << 23)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _pow2c_32(k):
     """``float32(2)**max(k, -126)``; used only where the clamp is negligible."""
     return _pow2_32(-126 if k < -126 else k)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _reduce32(x):
     """float32 version of ``_reduce64``."""
     t = x * _INV_LN2_F + _SHIFTER_F
@@ -399,7 +409,7 @@ def _reduce32(x):
     return n, r_hi, r_lo + (r * r) * p
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _exp32(x):
     x = _EXP_HI_F if x > _EXP_HI_F else x
     x = _EXP_LO_F if x < _EXP_LO_F else x
@@ -410,7 +420,7 @@ def _exp32(x):
     return (q * s1 + s1) * _pow2_32(n - n1)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _expm1_32(x):
     xc = _EXP_HI_F if x > _EXP_HI_F else x
     xc = _EXPM1_LO_F if xc < _EXPM1_LO_F else xc
@@ -422,7 +432,7 @@ def _expm1_32(x):
     return x if x == 0 else y
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _log_kf32(k, f):
     s = f / (_TWO_F + f)
     z = s * s
@@ -431,7 +441,7 @@ def _log_kf32(k, f):
     return k * _LN2_HI_F - ((hfsq - (s * (hfsq + z * g) + k * _LN2_LO_F)) - f)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _log32(x):
     sub = x < _TINY_F
     xs = x * _TWO23_F if sub else x
@@ -445,7 +455,7 @@ def _log32(x):
     return y if x < _INF_F else x
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _log1p32(x):
     u = _ONE_F + x
     c = (x - (u - _ONE_F)) / u
@@ -454,7 +464,7 @@ def _log1p32(x):
     return y if u < _INF_F else u
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _tanh32(x):
     a = abs(x)
     a = _TANH_HI_F if a > _TANH_HI_F else a
@@ -462,14 +472,14 @@ def _tanh32(x):
     return math.copysign(e / (e + _TWO_F), x)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _sigmoid32(x):
     e = _exp32(-abs(x))
     d = _ONE_F + e
     return _ONE_F / d if x >= 0 else e / d
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _softplus32(x):
     e = _exp32(-abs(x))
     big = e > _SQRT2_M1_F
@@ -477,7 +487,7 @@ def _softplus32(x):
     return (x if x > 0 else _ZERO_F) + y
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _sinh32(x):
     a = abs(x)
     n, r, c = _reduce32(_HYP_HI_F if a > _HYP_HI_F else a)
@@ -492,7 +502,7 @@ def _sinh32(x):
     return math.copysign(y, x)
 
 
-@njit(**_JIT)
+@njit(**_PIECE)
 def _cosh32(x):
     a = abs(x)
     n, r, c = _reduce32(_HYP_HI_F if a > _HYP_HI_F else a)
@@ -506,69 +516,15 @@ def _cosh32(x):
 # public functions
 # ---------------------------------------------------------------------------
 
-_exp = _by_dtype(_exp64, _exp32)
-_log = _by_dtype(_log64, _log32)
-_log1p = _by_dtype(_log1p64, _log1p32)
-_expm1 = _by_dtype(_expm1_64, _expm1_32)
-_tanh = _by_dtype(_tanh64, _tanh32)
-_sigmoid = _by_dtype(_sigmoid64, _sigmoid32)
-_softplus = _by_dtype(_softplus64, _softplus32)
-_sinh = _by_dtype(_sinh64, _sinh32)
-_cosh = _by_dtype(_cosh64, _cosh32)
-
-
-@njit(**_JIT)
-def fast_exp(x):
-    """``exp(x)``, branch-free."""
-    return _exp(x)
-
-
-@njit(**_JIT)
-def fast_log(x):
-    """Natural logarithm, branch-free."""
-    return _log(x)
-
-
-@njit(**_JIT)
-def fast_log1p(x):
-    """``log(1 + x)``, accurate for small ``x``."""
-    return _log1p(x)
-
-
-@njit(**_JIT)
-def fast_expm1(x):
-    """``exp(x) - 1``, accurate for small ``x``."""
-    return _expm1(x)
-
-
-@njit(**_JIT)
-def fast_tanh(x):
-    """Hyperbolic tangent via ``expm1(2|x|)``."""
-    return _tanh(x)
-
-
-@njit(**_JIT)
-def fast_sigmoid(x):
-    """Logistic function ``1/(1 + exp(-x))``, stable for both signs."""
-    return _sigmoid(x)
-
-
-@njit(**_JIT)
-def fast_softplus(x):
-    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``."""
-    return _softplus(x)
-
-
-@njit(**_JIT)
-def fast_sinh(x):
-    """Hyperbolic sine, accurate near 0 and up to overflow."""
-    return _sinh(x)
-
-
-@njit(**_JIT)
-def fast_cosh(x):
-    """Hyperbolic cosine, up to overflow."""
-    return _cosh(x)
+fast_exp = _public("fast_exp", _exp64, _exp32, "``exp(x)``, branch-free.")
+fast_log = _public("fast_log", _log64, _log32, "Natural logarithm, branch-free.")
+fast_log1p = _public("fast_log1p", _log1p64, _log1p32, "``log(1 + x)``, accurate for small ``x``.")
+fast_expm1 = _public("fast_expm1", _expm1_64, _expm1_32, "``exp(x) - 1``, accurate for small ``x``.")
+fast_tanh = _public("fast_tanh", _tanh64, _tanh32, "Hyperbolic tangent via ``expm1(2|x|)``.")
+fast_sigmoid = _public("fast_sigmoid", _sigmoid64, _sigmoid32, "Logistic function ``1/(1 + exp(-x))``, stable for both signs.")
+fast_softplus = _public("fast_softplus", _softplus64, _softplus32, "``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``.")
+fast_sinh = _public("fast_sinh", _sinh64, _sinh32, "Hyperbolic sine, accurate near 0 and up to overflow.")
+fast_cosh = _public("fast_cosh", _cosh64, _cosh32, "Hyperbolic cosine, up to overflow.")
 
 
 @njit(**_JIT)

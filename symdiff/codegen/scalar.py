@@ -8,6 +8,8 @@ code (``arg``), typed literals (``num``) and math functions (``math``).
 """
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 
 import sympy as sp
@@ -16,7 +18,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..graph.node import Constant, Node, Size
 from ..graph.sizes import Dim
 from ..graph.types import FLOAT_DTYPES
-from . import fastmath
+from . import blas, fastmath, support
 
 # elementwise functions with a vectorisable implementation in fastmath
 FASTMATH = {"exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "sinh", "cosh"}
@@ -62,9 +64,11 @@ class SizePrinter(PythonCodePrinter):
 class Namer:
     """Fresh, valid, distinct Python names."""
 
-    RESERVED = {"np", "math", "numba", "matmul", "kernel", "range", "min", "max", "abs", "float", "int", "lambda",
-                "for", "in", "if", "else", "and", "or", "not", "return", "def", "is", "None", "True", "False",
-                "del", "pass", "sum", "len", "loop", "result", "first", "step", "n_steps", "offset", "batch"}
+    # the names a generated module binds (its imports and the helpers it star-imports),
+    # its own names, Python's keywords and builtins
+    RESERVED = ({"np", "math", "numba", "kernel", "loop", "result", "first", "step", "n_steps", "offset",
+                 "batch"} | set(fastmath.__all__) | set(blas.__all__) | set(support.__all__)
+                | set(keyword.kwlist) | set(dir(builtins)))
 
     def __init__(self):
         self.used: set = set()
@@ -76,7 +80,7 @@ class Namer:
         if base[0].isdigit():
             base = "v" + base
         name, k = base, 1
-        while name in self.used or name in self.RESERVED or name.startswith("fast_") or name.startswith("libm_"):
+        while name in self.used or name in self.RESERVED:
             k += 1
             name = f"{base}{k}"
         self.used.add(name)

@@ -3,21 +3,73 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.core import cgutils, types
+from numba.core.imputils import impl_ret_new_ref
+from numba.extending import intrinsic
+from numba.np.arrayobj import _empty_nd_impl  # NumPy's allocation as Numba lowers np.empty
+
+__all__ = ["empty_array", "filled_array", "logsumexp_rows", "rows_of", "softmax_rows",
+           "softmax_minus_rows", "log_softmax_rows", "argmax_rows", "argmin_rows",
+           "prod_others_rows", "prod_others_adjoint_rows", "batched_matmul", "matvec_pair"]
 
 from .blas import matmul
 
 
-@numba.njit(cache=True, nogil=True)
-def empty_array(shape, dtype):
-    """``np.empty(shape, dtype)`` compiled once per install: a kernel calling this does
-    not compile NumPy's allocator again (Numba does not cache its own overloads)."""
-    return np.empty(shape, dtype=dtype)
+def _array_type(shape, dtype):
+    """The C-ordered array type of ``empty_array(shape, dtype)``, or None if not typable."""
+    if (isinstance(shape, types.BaseTuple) and len(shape) > 0
+            and all(isinstance(s, types.Integer) for s in shape)
+            and isinstance(dtype, types.NumberClass)):
+        return types.Array(dtype.instance_type, len(shape), "C")
+    return None
 
 
-@numba.njit(cache=True, nogil=True)
-def filled_array(shape, value, dtype):
-    """``np.full(shape, value, dtype)``, compiled once per install (see :func:`empty_array`)."""
-    return np.full(shape, value, dtype=dtype)
+def _allocate(context, builder, arrty, shape_type, shape):
+    """Lower a new uninitialised array of type arrty and run-time shape (a tuple value)."""
+    dims = [context.cast(builder, v, t, types.intp)
+            for t, v in zip(shape_type, cgutils.unpack_tuple(builder, shape))]
+    for dim in dims:
+        negative = builder.icmp_signed("<", dim, context.get_constant(types.intp, 0))
+        with builder.if_then(negative, likely=False):
+            context.call_conv.return_user_exc(builder, ValueError,
+                                              ("negative dimensions not allowed",))
+    return _empty_nd_impl(context, builder, arrty, dims)
+
+
+@intrinsic
+def empty_array(typingctx, shape, dtype):
+    """``np.empty(shape, dtype)`` for a tuple of sizes and a NumPy scalar type.
+
+    An intrinsic: the allocation is lowered into the calling kernel, so neither
+    NumPy's ``np.empty`` overload nor a helper function is compiled for it (Numba
+    caches neither across kernels, and each costs a compile on a fresh install).
+    """
+    arrty = _array_type(shape, dtype)
+    if arrty is None:
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = _allocate(context, builder, arrty, shape, args[0])
+        return impl_ret_new_ref(context, builder, arrty, array._getvalue())
+
+    return arrty(shape, dtype), codegen
+
+
+@intrinsic
+def filled_array(typingctx, shape, value, dtype):
+    """``np.full(shape, value, dtype)``, lowered in place like :func:`empty_array`."""
+    arrty = _array_type(shape, dtype)
+    if arrty is None or not isinstance(value, (types.Number, types.Boolean)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = _allocate(context, builder, arrty, shape, args[0])
+        fill = context.cast(builder, args[1], value, arrty.dtype)
+        with cgutils.for_range(builder, array.nitems) as loop:
+            context.pack_value(builder, arrty.dtype, fill, builder.gep(array.data, [loop.index]))
+        return impl_ret_new_ref(context, builder, arrty, array._getvalue())
+
+    return arrty(shape, value, dtype), codegen
 
 
 @numba.njit(cache=True, nogil=True)

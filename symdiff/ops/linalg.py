@@ -103,8 +103,7 @@ class MatMul(TensorOp):
         x, y = e.arg(0, dtype=compute), e.arg(1, dtype=compute)
         cast = "" if compute == dtype else f".astype(np.{dtype})"
         if a.ndim <= 2 and c.ndim <= 2:
-            line = f"{e.out} = matmul({x}, {y}){cast}"
-            return [line if self.shape else f"{e.out} = matmul({x}, {y})"]
+            return self._lower_2d(e, x, y, compute, cast)
         if c.ndim <= 2:  # a stack of matrices times one matrix (or vector): one 2-D product
             k = e.size(a.shape[-1])
             rows = e.size(size_product(a.shape[:-1]))
@@ -123,6 +122,24 @@ class MatMul(TensorOp):
         dims = ", ".join(e.size(d) for d in self.shape)
         lines.append(f"{e.out} = batched_matmul({e.out}_a, {e.out}_b).reshape(({dims},)){cast}")
         return lines
+
+
+    def _lower_2d(self, e, x, y, compute: str, cast: str) -> list:
+        """Allocate the product and fill it by one ``gemm`` call lowered into the kernel
+        (1-D operands and results as length-1 axes of views, as np.matmul promotes them);
+        no helper function to compile.  The sizes agree: the function checked them."""
+        a, c = self.inputs
+        x2 = x if a.ndim == 2 else f"{x}[None, :]"
+        y2 = y if c.ndim == 2 else f"{y}[:, None]"
+        np_dtype = f"np.{compute}"
+        if not self.shape:
+            return [f"{e.out}_2d = empty_array((1, 1), {np_dtype})",
+                    f"gemm({x2}, {y2}, {e.out}_2d, 1.0, 0.0)",
+                    f"{e.out} = {e.out}_2d[0, 0]"]
+        dims = ", ".join(e.size(d) for d in self.shape)
+        out2 = e.out if self.ndim == 2 else (f"{e.out}[:, None]" if a.ndim == 2 else f"{e.out}[None, :]")
+        lines = [f"{e.out} = empty_array(({dims},), {np_dtype})", f"gemm({x2}, {y2}, {out2}, 1.0, 0.0)"]
+        return lines + ([f"{e.out} = {e.out}{cast}"] if cast else [])
 
 
 class MatVecPair(TensorOp):
