@@ -328,3 +328,17 @@ def test_second_process_loads_the_kernel_from_the_disk_cache(tmp_path):
     assert first["misses"] >= 1 and first["hits"] == 0  # compiled the first time
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled, the second time
     assert after_second == after_first  # and nothing was written again
+
+
+def test_tensors_named_like_kernel_helpers():
+    """A tensor may be named like anything a generated kernel uses (helpers, imports,
+    builtins): its local name in the kernel is changed, its value is not."""
+    names = ["fast_sigmoid", "empty_array", "gemm", "matmul", "np", "types", "sum", "store_step"]
+    a, b, c, d, e, f, g, h = (sd.matrix(n) for n in names)
+    out = sd.sum(sd.sigmoid(a @ b) * c) + sd.sum(d * e) + sd.sum(sd.exp(f) + g - h)
+    fn = sd.function([a, b, c, d, e, f, g, h], out)
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((2, 3)), rng.standard_normal((3, 2))] + [rng.standard_normal((2, 2)) for _ in range(6)]
+    want = (np.sum(1 / (1 + np.exp(-(xs[0] @ xs[1]))) * xs[2]) + np.sum(xs[3] * xs[4])
+            + np.sum(np.exp(xs[5]) + xs[6] - xs[7]))
+    np.testing.assert_allclose(fn(*xs), want, rtol=1e-12)

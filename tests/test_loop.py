@@ -81,3 +81,20 @@ def test_loop_errors(data, regression):
         step.loop(3, X, y[:8], batch_size=2)
     np.testing.assert_array_equal(w.get_value(), np.zeros(3))  # a refused loop changes nothing
     np.testing.assert_array_equal(b.get_value(), np.zeros(()))
+
+
+def test_loop_stacks_outputs_of_any_dtype_and_layout():
+    """Integer and boolean scalars, a transposed (non-contiguous) matrix, 3-D input rows
+    wrapping around: the loop's stacks equal the calls one by one."""
+    X = sd.tensor("X", (None, 2, 2))
+    v = sd.shared(np.zeros(2), name="v")
+    count = sd.sum((X > 0).astype("int64"))
+    flat = X.reshape((X.shape[0], 4))
+    step = sd.function([X], [count, sd.sum(X) > 0, flat.T, v + 0.0], updates=[(v, v + sd.sum(flat, axis=0)[:2])])
+    data = np.random.default_rng(5).standard_normal((5, 2, 2))
+    stacked = step.loop(4, data, batch_size=3)
+    v.set_value(np.zeros(2))
+    calls = [step(data[[(3 * k + r) % 5 for r in range(3)]]) for k in range(4)]
+    for got, want in zip(stacked, zip(*calls)):
+        np.testing.assert_array_equal(got, np.stack(want))
+    assert stacked[0].dtype == np.int64 and stacked[1].dtype == np.bool_ and stacked[2].shape == (4, 4, 3)

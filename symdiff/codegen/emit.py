@@ -414,14 +414,17 @@ def loop_source(plan: Plan, w: StepWriter, scalar_outputs: list, kernel: str = "
     rows = next((x for x, v in zip(inputs, plan.inputs) if v.static_shape), None)
     first = f"((offset + step) * batch) % max({rows}.shape[0], 1)" if rows else "0"
     lines += ["    step = 0", f"    first = {first}", f"    result = {call}"]
-    for k, (out, scalar) in enumerate(zip(outs, scalar_outputs)):
-        if scalar:
-            lines.append(f"    {out} = np.empty(n_steps, dtype=np.asarray(result[{k}]).dtype)")
-        else:
-            lines.append(f"    {out} = np.empty((n_steps,) + result[{k}].shape, dtype=result[{k}].dtype)")
-        lines.append(f"    {out}[0] = result[{k}]")
+
+    def store(k: int, at: str) -> str:  # compiled: by element, an array assignment compiles Numba's broadcasting
+        plain = scalar_outputs[k] or not compiled
+        return f"{outs[k]}[{at}] = result[{k}]" if plain else f"store_step({outs[k]}, {at}, result[{k}])"
+
+    for k, (out, scalar, node) in enumerate(zip(outs, scalar_outputs, plan.outputs)):
+        shape = "(n_steps,)" if scalar else f"(n_steps,) + result[{k}].shape"
+        allocate = "empty_array" if compiled else "np.empty"
+        lines += [f"    {out} = {allocate}({shape}, {NP_DTYPE[node.dtype]})", f"    {store(k, '0')}"]
     lines += ["    for step in range(1, n_steps):", f"        first = {first}", f"        result = {call}"]
-    lines += [f"        {out}[step] = result[{k}]" for k, out in enumerate(outs)]
+    lines += [f"        {store(k, 'step')}" for k in range(len(outs))]
     lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     return "\n".join(lines) + "\n"
 

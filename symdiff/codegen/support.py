@@ -10,7 +10,7 @@ from numba.np.arrayobj import _empty_nd_impl  # NumPy's allocation as Numba lowe
 
 __all__ = ["empty_array", "filled_array", "logsumexp_rows", "rows_of", "softmax_rows",
            "softmax_minus_rows", "log_softmax_rows", "argmax_rows", "argmin_rows",
-           "prod_others_rows", "prod_others_adjoint_rows", "batched_matmul", "matvec_pair"]
+           "prod_others_rows", "prod_others_adjoint_rows", "batched_matmul", "matvec_pair", "store_step"]
 
 from .blas import matmul
 
@@ -19,8 +19,9 @@ def _array_type(shape, dtype):
     """The C-ordered array type of ``empty_array(shape, dtype)``, or None if not typable."""
     if (isinstance(shape, types.BaseTuple) and len(shape) > 0
             and all(isinstance(s, types.Integer) for s in shape)
-            and isinstance(dtype, types.NumberClass)):
-        return types.Array(dtype.instance_type, len(shape), "C")
+            and isinstance(dtype, (types.NumberClass, types.DType))):
+        scalar = dtype.instance_type if isinstance(dtype, types.NumberClass) else dtype.dtype
+        return types.Array(scalar, len(shape), "C")
     return None
 
 
@@ -38,7 +39,7 @@ def _allocate(context, builder, arrty, shape_type, shape):
 
 @intrinsic
 def empty_array(typingctx, shape, dtype):
-    """``np.empty(shape, dtype)`` for a tuple of sizes and a NumPy scalar type.
+    """``np.empty(shape, dtype)`` for a tuple of sizes and a NumPy scalar type or dtype.
 
     An intrinsic: the allocation is lowered into the calling kernel, so neither
     NumPy's ``np.empty`` overload nor a helper function is compiled for it (Numba
@@ -122,10 +123,24 @@ def rows_of(x, first, batch):
         return np.ascontiguousarray(x)
     if first + batch <= n:
         return np.ascontiguousarray(x[first:first + batch])
-    out = np.empty((batch,) + x.shape[1:], dtype=x.dtype)
+    out = empty_array((batch,) + x.shape[1:], x.dtype)
+    # element by element: a row assignment would compile Numba's shape-mismatch
+    # message formatting (seconds on a fresh install)
+    rows, out_rows = np.ascontiguousarray(x).reshape((n, -1)), out.reshape((batch, -1))
     for r in range(batch):
-        out[r] = x[(first + r) % n]
+        for j in range(out_rows.shape[1]):
+            out_rows[r, j] = rows[(first + r) % n, j]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def store_step(out, step, value):
+    """``out[step] = value`` for a C-contiguous ``out`` and ``value`` of shape
+    ``out.shape[1:]``, element by element (see :func:`rows_of`)."""
+    source = np.ascontiguousarray(value).reshape(value.size)
+    target = out.reshape((out.shape[0], value.size))
+    for j in range(value.size):
+        target[step, j] = source[j]
 
 
 @numba.njit(cache=True, nogil=True)
