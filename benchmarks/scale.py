@@ -10,7 +10,8 @@ the 2n/n ratios.  Linear cost means ratios near 2 (targets: at most 2.5).
     python benchmarks/scale.py --mlp 100 200   # the residual MLP compile targets
 
 Each measurement runs in a fresh process with an empty kernel cache, so a
-compile is a cold compile; the median of ``--repeat`` runs is quoted.
+compile is a cold compile; in it, grad and pprint are the median over
+``BUILDS`` graphs built afresh; the median of ``--repeat`` runs is quoted.
 """
 from __future__ import annotations
 
@@ -84,22 +85,29 @@ FAMILIES = {
 }
 
 
+BUILDS = 5  # grad and pprint: median over this many graphs built afresh in one process
+
+
 def measure(family: str, n: int, compile_: bool) -> dict:
-    """One measurement, in this process."""
+    """One measurement, in this process: ``sd.grad`` and ``sd.pprint`` timed on
+    BUILDS graphs built afresh (the median: the first also pays one-time imports and
+    caches, tens of ms that would swamp the small sizes), ``sd.function`` once, cold."""
     import symdiff as sd
     from symdiff.graph.walk import count_nodes
 
     build, _ = FAMILIES[family]
-    cost, wrt = build(sd, n)
-    start = time.perf_counter()
-    grads = sd.grad(cost, wrt)
-    t_grad = time.perf_counter() - start
-    start = time.perf_counter()
-    text = sd.pprint(list(grads))
-    t_print = time.perf_counter() - start
+    t_grads, t_prints = [], []
+    for _ in range(BUILDS):
+        cost, wrt = build(sd, n)
+        start = time.perf_counter()
+        grads = sd.grad(cost, wrt)
+        t_grads.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        text = sd.pprint(list(grads))
+        t_prints.append(time.perf_counter() - start)
     out = {
-        "grad": t_grad,
-        "pprint": t_print,
+        "grad": statistics.median(t_grads),
+        "pprint": statistics.median(t_prints),
         "nodes": count_nodes([cost.node]),
         "grad_nodes": count_nodes([g.node for g in grads]),
         "printed": len(text),
