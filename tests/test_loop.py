@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
+from benchmarks import scale
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +99,24 @@ def test_loop_stacks_outputs_of_any_dtype_and_layout():
     for got, want in zip(stacked, zip(*calls)):
         np.testing.assert_array_equal(got, np.stack(want))
     assert stacked[0].dtype == np.int64 and stacked[1].dtype == np.bool_ and stacked[2].shape == (4, 4, 3)
+
+
+def test_loop_of_a_split_kernel():
+    """A deep model's kernel is split into pieces run by a Python driver; its loop
+    (minibatches wrapping around, an array output, updates) equals the calls one by one."""
+    cost, weights = scale.residual_mlp(sd, 30)
+    (X,) = [v for v in scale._inputs_of(cost) if v.node.role == "input"]
+    grads = sd.grad(cost, weights)
+    step = sd.function([X], [cost, grads[0]], updates=[(w, w - 0.01 * g) for w, g in zip(weights, grads)])
+    assert "load_piece(" in step.source
+    data = np.random.default_rng(0).standard_normal((7, 4))
+    start = [w.get_value() for w in weights]
+    losses, first_grads = step.loop(5, data, batch_size=3)
+    after_loop = [w.get_value() for w in weights]
+    for w, value in zip(weights, start):
+        w.set_value(value)
+    calls = [step(data[[(3 * k + r) % 7 for r in range(3)]]) for k in range(5)]
+    np.testing.assert_allclose(losses, [c[0] for c in calls], rtol=1e-12)
+    np.testing.assert_allclose(first_grads, np.stack([c[1] for c in calls]), rtol=1e-12)
+    for w, value in zip(weights, after_loop):
+        np.testing.assert_allclose(w.get_value(), value, rtol=1e-12)
