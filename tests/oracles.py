@@ -16,7 +16,7 @@ def stable_seed(text: str) -> int:
 
 def central_differences(f, arrays: list, k: int, eps: float = 1e-6) -> np.ndarray:
     """d f / d arrays[k] by central differences (f returns a float)."""
-    base = [np.array(a, copy=True) for a in arrays]
+    base = [np.array(a, copy=True, order="C") for a in arrays]  # C order: reshape(-1) below is a view
     grad = np.zeros(base[k].shape)
     flat = base[k].reshape(-1)
     for i in range(flat.size):

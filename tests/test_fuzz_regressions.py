@@ -145,3 +145,11 @@ def test_an_update_whose_value_is_another_updated_variable_reads_its_old_value(v
     f(np.ones(3))
     np.testing.assert_array_equal(b.get_value(), [1.0, 2.0, 3.0] if view != "reversed" else [3.0, 2.0, 1.0])
     np.testing.assert_allclose(p.get_value(), [1.9, 2.8, 3.7], rtol=1e-15)
+
+
+def test_finite_difference_oracle_on_transposed_arrays():
+    """Seed 7, case 83:7: a shared matrix updated by ``M <- M.T`` is F-ordered afterwards;
+    the oracle perturbed a copy of it and reported a zero gradient (symdiff's was right)."""
+    M = np.arange(6.0).reshape(2, 3).T
+    grad = central_differences(lambda m: float(np.sum(np.sin(m))), [M], 0)
+    np.testing.assert_allclose(grad, np.cos(M), rtol=1e-8)
