@@ -419,9 +419,9 @@ def loop_source(plan: Plan, w: StepWriter, scalar_outputs: list, kernel: str = "
         plain = scalar_outputs[k] or not compiled
         return f"{outs[k]}[{at}] = result[{k}]" if plain else f"store_step({outs[k]}, {at}, result[{k}])"
 
+    allocate = "empty_array" if compiled else "np.empty"
     for k, (out, scalar, node) in enumerate(zip(outs, scalar_outputs, plan.outputs)):
         shape = "(n_steps,)" if scalar else f"(n_steps,) + result[{k}].shape"
-        allocate = "empty_array" if compiled else "np.empty"
         lines += [f"    {out} = {allocate}({shape}, {NP_DTYPE[node.dtype]})", f"    {store(k, '0')}"]
     lines += ["    for step in range(1, n_steps):", f"        first = {first}", f"        result = {call}"]
     lines += [f"        {store(k, 'step')}" for k in range(len(outs))]

@@ -8,11 +8,11 @@ from numba.core.imputils import impl_ret_new_ref
 from numba.extending import intrinsic
 from numba.np.arrayobj import _empty_nd_impl  # NumPy's allocation as Numba lowers np.empty
 
+from .blas import matmul
+
 __all__ = ["empty_array", "filled_array", "logsumexp_rows", "rows_of", "softmax_rows",
            "softmax_minus_rows", "log_softmax_rows", "argmax_rows", "argmin_rows",
            "prod_others_rows", "prod_others_adjoint_rows", "batched_matmul", "matvec_pair", "store_step"]
-
-from .blas import matmul
 
 
 def _array_type(shape, dtype):
@@ -128,8 +128,9 @@ def rows_of(x, first, batch):
     # message formatting (seconds on a fresh install)
     rows, out_rows = np.ascontiguousarray(x).reshape((n, -1)), out.reshape((batch, -1))
     for r in range(batch):
+        row = (first + r) % n
         for j in range(out_rows.shape[1]):
-            out_rows[r, j] = rows[(first + r) % n, j]
+            out_rows[r, j] = rows[row, j]
     return out
 
 

@@ -123,7 +123,6 @@ class MatMul(TensorOp):
         lines.append(f"{e.out} = batched_matmul({e.out}_a, {e.out}_b).reshape(({dims},)){cast}")
         return lines
 
-
     def _lower_2d(self, e, x, y, compute: str, cast: str) -> list:
         """Allocate the product and fill it by one ``gemm`` call lowered into the kernel
         (1-D operands and results as length-1 axes of views, as np.matmul promotes them);
